@@ -1,0 +1,120 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// stsAPI is what broker needs from STS; *sts.Client satisfies it.
+type stsAPI interface {
+	GetSessionToken(context.Context, *sts.GetSessionTokenInput, ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error)
+	AssumeRole(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
+}
+
+// iamAPI is what broker needs from IAM; *iam.Client satisfies it.
+type iamAPI interface {
+	ListMFADevices(context.Context, *iam.ListMFADevicesInput, ...func(*iam.Options)) (*iam.ListMFADevicesOutput, error)
+}
+
+// Creds are the AWS credentials a client is signed with.
+type Creds struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+}
+
+// Clients makes AWS clients signed with given credentials. The default
+// follows the SDK's standard endpoint variables; tests may replace it.
+type Clients struct {
+	STS func(c Creds, region string) stsAPI
+	IAM func(c Creds) iamAPI
+}
+
+// requestTimeout bounds one AWS call including its retries.
+const requestTimeout = 30 * time.Second
+
+// DefaultClients returns clients for the real (or AWS_ENDPOINT_URL-configured) endpoints.
+func DefaultClients() Clients {
+	httpClient := &http.Client{Timeout: 10 * time.Second}
+	return Clients{
+		STS: func(c Creds, region string) stsAPI {
+			return sts.New(sts.Options{
+				Region:       region,
+				Credentials:  staticProvider(c),
+				BaseEndpoint: Endpoint("STS"),
+				HTTPClient:   httpClient,
+			})
+		},
+		IAM: func(c Creds) iamAPI {
+			return iam.New(iam.Options{
+				Region:       "us-east-1",
+				Credentials:  staticProvider(c),
+				BaseEndpoint: Endpoint("IAM"),
+				HTTPClient:   httpClient,
+			})
+		},
+	}
+}
+
+func staticProvider(c Creds) aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{
+			AccessKeyID:     c.AccessKeyID,
+			SecretAccessKey: c.SecretAccessKey,
+			SessionToken:    c.SessionToken,
+			Source:          "broker",
+		}, nil
+	})
+}
+
+// Endpoint returns the endpoint override for a service ("STS", "IAM") from
+// AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL, as the AWS SDKs read them;
+// nil means the SDK's default endpoint.
+func Endpoint(service string) *string {
+	if os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") == "true" {
+		return nil
+	}
+	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
+		if v := os.Getenv(name); v != "" {
+			return &v
+		}
+	}
+	return nil
+}
+
+// classify turns an AWS call's error into one of broker's typed errors where
+// a caller must decide something; others pass through wrapped.
+func classify(err error, service string, profile, keyID string) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException":
+			return &RejectedKeyError{Profile: profile, KeyID: MaskKeyID(keyID), Err: err}
+		case "AccessDenied":
+			if strings.Contains(apiErr.ErrorMessage(), "MultiFactorAuthentication") {
+				return &MFARejectedError{Err: err}
+			}
+		}
+		return err
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+		endpoint := ""
+		if e := Endpoint(strings.ToUpper(service)); e != nil {
+			endpoint = *e
+		}
+		return &UnreachableError{Service: service, Endpoint: endpoint, Err: err}
+	}
+	return err
+}

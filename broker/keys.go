@@ -1,0 +1,233 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/broker-dev/broker/vault"
+)
+
+// Errors from ValidateKey.
+var (
+	ErrTemporaryKey    = errors.New("this is a temporary (ASIA…) key: broker stores only long-term keys and mints sessions from them")
+	ErrMalformedKey    = errors.New("malformed access key ID: expected AKIA followed by 16 letters or digits")
+	ErrEmptySecret     = errors.New("empty secret access key")
+	ErrMalformedSecret = errors.New("malformed secret access key: expected 40 printable characters without spaces")
+)
+
+// ValidateKey checks a long-term key pair's shape before anything is stored.
+// Errors never contain the secret.
+func ValidateKey(id, secret string) error {
+	switch {
+	case strings.HasPrefix(id, "ASIA"):
+		return ErrTemporaryKey
+	case len(id) != 20 || !strings.HasPrefix(id, "AKIA") || !isUpperAlnum(id[4:]):
+		return ErrMalformedKey
+	case secret == "":
+		return ErrEmptySecret
+	case len(secret) < 16 || len(secret) > 128 || strings.ContainsFunc(secret, func(r rune) bool { return r <= ' ' || r > '~' }):
+		return ErrMalformedSecret
+	}
+	return nil
+}
+
+func isUpperAlnum(s string) bool {
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// AddKey stores a long-term key for profile, replacing any earlier one; the
+// sessions minted from the earlier key are dropped.
+func (b *Broker) AddKey(profile string, k vault.Key) error {
+	if err := ValidateKey(k.AccessKeyID, k.SecretAccessKey); err != nil {
+		return err
+	}
+	old, err := b.Vault.Key(profile)
+	if err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return fmt.Errorf("reading the current key of profile %q: %w", profile, err)
+	}
+	if k.Added.IsZero() {
+		k.Added = b.now().UTC()
+	}
+	if err := b.Vault.SetKey(profile, k); err != nil {
+		return fmt.Errorf("storing the key of profile %q: %w", profile, err)
+	}
+	if old.AccessKeyID != "" && old.AccessKeyID != k.AccessKeyID {
+		if _, err := b.DropKeySessions(old.AccessKeyID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveKey deletes profile's key and every session minted from it.
+func (b *Broker) RemoveKey(profile string) (sessions int, err error) {
+	k, err := b.Vault.Key(profile)
+	if errors.Is(err, vault.ErrNotFound) {
+		return 0, &NoKeyError{Profile: profile}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the key of profile %q: %w", profile, err)
+	}
+	n, err := b.DropKeySessions(k.AccessKeyID)
+	if err != nil {
+		return n, err
+	}
+	if err := b.Vault.RemoveKey(profile); err != nil {
+		return n, fmt.Errorf("removing the key of profile %q: %w", profile, err)
+	}
+	return n, nil
+}
+
+// DropKeySessions removes every cached session minted from the key keyID.
+func (b *Broker) DropKeySessions(keyID string) (int, error) {
+	return b.dropSessions(func(s vault.Session) bool { return s.SourceKeyID == keyID })
+}
+
+// ClearSessions drops cached sessions: all of them when profile is "";
+// otherwise those that serve profile (its role sessions and the MFA session
+// of the profile holding its key).
+func (b *Broker) ClearSessions(profile string) (int, error) {
+	if profile == "" {
+		return b.dropSessions(func(vault.Session) bool { return true })
+	}
+	names := map[string]bool{profile: true}
+	if p, err := b.Plan(profile); err == nil {
+		names[p.Root] = true
+		for _, r := range p.Roles {
+			names[r.Profile] = true
+		}
+	}
+	return b.dropSessions(func(s vault.Session) bool { return names[s.Profile] })
+}
+
+func (b *Broker) dropSessions(match func(vault.Session) bool) (int, error) {
+	all, err := b.Vault.Sessions()
+	if err != nil {
+		return 0, fmt.Errorf("listing cached sessions: %w", err)
+	}
+	n := 0
+	for _, s := range all {
+		if !match(s) {
+			continue
+		}
+		if err := b.Vault.RemoveSession(s.ID); err != nil {
+			return n, fmt.Errorf("removing a cached session of profile %q: %w", s.Profile, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// MFADevices lists the MFA device serials of the IAM user owning key.
+func (b *Broker) MFADevices(ctx context.Context, profile string, k vault.Key) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	out, err := b.Clients.IAM(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}).
+		ListMFADevices(ctx, &iam.ListMFADevicesInput{})
+	if err != nil {
+		return nil, classify(err, "iam", profile, k.AccessKeyID)
+	}
+	var serials []string
+	for _, d := range out.MFADevices {
+		serials = append(serials, aws.ToString(d.SerialNumber))
+	}
+	return serials, nil
+}
+
+// ProfileStatus is one row of `broker list`: nothing secret.
+type ProfileStatus struct {
+	Name      string          `json:"name"`
+	InConfig  bool            `json:"in_config"`
+	KeyID     string          `json:"key_id,omitempty"` // masked
+	KeyAdded  *time.Time      `json:"key_added,omitempty"`
+	MFASerial string          `json:"mfa_serial,omitempty"`
+	NoMFA     bool            `json:"no_mfa,omitempty"`
+	RoleARN   string          `json:"role_arn,omitempty"`
+	Source    string          `json:"source_profile,omitempty"`
+	Problem   string          `json:"problem,omitempty"`
+	Sessions  []SessionStatus `json:"sessions"`
+}
+
+// SessionStatus is a cached session as `broker list` shows it.
+type SessionStatus struct {
+	RoleARN    string    `json:"role_arn,omitempty"`
+	Expiration time.Time `json:"expiration"`
+	Remaining  string    `json:"remaining"`
+}
+
+// Status lists every profile in the config or the keychain.
+func (b *Broker) Status() ([]ProfileStatus, error) {
+	keyed, err := b.Vault.KeyProfiles()
+	if err != nil {
+		return nil, fmt.Errorf("listing stored keys: %w", err)
+	}
+	sessions, err := b.Vault.Sessions()
+	if err != nil {
+		return nil, fmt.Errorf("listing cached sessions: %w", err)
+	}
+	rows := map[string]*ProfileStatus{}
+	var order []string
+	row := func(name string) *ProfileStatus {
+		if r, ok := rows[name]; ok {
+			return r
+		}
+		r := &ProfileStatus{Name: name, Sessions: []SessionStatus{}}
+		rows[name] = r
+		order = append(order, name)
+		return r
+	}
+	for _, name := range b.Config.ProfileNames() {
+		r := row(name)
+		r.InConfig = true
+		p, err := b.Config.Profile(name)
+		if err != nil {
+			r.Problem = err.Error()
+			continue
+		}
+		r.MFASerial, r.NoMFA, r.RoleARN, r.Source = p.MFASerial, p.NoMFA, p.RoleARN, p.SourceProfile
+		if plan, err := b.Plan(name); err != nil {
+			r.Problem = err.Error()
+		} else if plan.MFASerial == "" && !plan.NoMFA {
+			r.Problem = (&NoMFAError{Profile: name}).Error()
+		}
+	}
+	for _, name := range keyed {
+		k, err := b.Vault.Key(name)
+		if err != nil {
+			continue
+		}
+		r := row(name)
+		r.KeyID = MaskKeyID(k.AccessKeyID)
+		if !k.Added.IsZero() {
+			added := k.Added
+			r.KeyAdded = &added
+		}
+	}
+	now := b.now()
+	for _, s := range sessions {
+		left := s.Expiration.Sub(now)
+		if left <= 0 {
+			continue
+		}
+		row(s.Profile).Sessions = append(row(s.Profile).Sessions, SessionStatus{
+			RoleARN: s.RoleARN, Expiration: s.Expiration, Remaining: left.Round(time.Minute).String(),
+		})
+	}
+	sort.Strings(order)
+	out := make([]ProfileStatus, 0, len(order))
+	for _, name := range order {
+		out = append(out, *rows[name])
+	}
+	return out, nil
+}

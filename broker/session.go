@@ -1,0 +1,231 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/broker-dev/broker/mfa"
+	"github.com/broker-dev/broker/vault"
+)
+
+// maxMFAAttempts is how often a person typing codes is asked before giving up.
+const maxMFAAttempts = 3
+
+// cacheID names the session made at a level of the plan (0: the MFA session,
+// i: after the i-th role). It covers everything that decides the credentials,
+// so a changed config or a new key never finds a stale session.
+func cacheID(p Plan, key vault.Key, level int) string {
+	var parent string
+	if level == 0 {
+		parent = hashOf("mfa", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA), p.SessionDuration.String())
+	} else if direct(p, level) {
+		parent = hashOf("direct", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA))
+	} else {
+		parent = cacheID(p, key, level-1)
+	}
+	if level == 0 {
+		return parent
+	}
+	r := p.Roles[level-1]
+	return hashOf("role", parent, r.ARN, r.ExternalID, r.SessionName, r.Duration.String())
+}
+
+func hashOf(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:16])
+}
+
+// direct reports whether the role at level is assumed from the long-term key
+// itself: it asks for more than STS grants a chained role.
+func direct(p Plan, level int) bool {
+	return level == 1 && p.Roles[0].Duration > roleChainLimit
+}
+
+// resolve returns the session at level, from the cache or freshly minted
+// under the session's cross-process lock.
+func (b *Broker) resolve(ctx context.Context, p Plan, key vault.Key, level int) (vault.Session, error) {
+	id := cacheID(p, key, level)
+	if s, ok, err := b.cached(id); ok || err != nil {
+		return s, err
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, lockWait)
+	unlock, err := lock(waitCtx, b.LockDir, id)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return vault.Session{}, &LockTimeoutError{Profile: p.Profile}
+	}
+	if err != nil {
+		return vault.Session{}, err
+	}
+	defer unlock()
+	// Another process may have minted it while this one waited.
+	if s, ok, err := b.cached(id); ok || err != nil {
+		return s, err
+	}
+	s, err := b.mint(ctx, p, key, level)
+	if err != nil {
+		return vault.Session{}, err
+	}
+	if !s.Expiration.After(b.now()) {
+		return vault.Session{}, fmt.Errorf("STS returned a session that has already expired (%s)", s.Expiration.Format(time.RFC3339))
+	}
+	s.ID, s.SourceKeyID = id, key.AccessKeyID
+	s.Profile = p.Root
+	if level > 0 {
+		s.Profile, s.RoleARN = p.Roles[level-1].Profile, p.Roles[level-1].ARN
+	}
+	if err := b.Vault.SetSession(s); err != nil {
+		// The credentials are good; only the next call pays for the failure.
+		b.debugf("caching session for profile %q failed: %v", s.Profile, err)
+	}
+	b.purgeExpired()
+	return s, nil
+}
+
+// cached returns a session with at least MinRemaining left.
+func (b *Broker) cached(id string) (vault.Session, bool, error) {
+	s, err := b.Vault.Session(id)
+	if errors.Is(err, vault.ErrNotFound) {
+		return vault.Session{}, false, nil
+	}
+	if err != nil {
+		return vault.Session{}, false, fmt.Errorf("reading the session cache: %w", err)
+	}
+	if s.Expiration.Sub(b.now()) < MinRemaining {
+		b.debugf("cached session for profile %q expires at %s: renewing", s.Profile, s.Expiration.Format(time.RFC3339))
+		return vault.Session{}, false, nil
+	}
+	b.debugf("using cached session for profile %q until %s", s.Profile, s.Expiration.Format(time.RFC3339))
+	return s, true, nil
+}
+
+// purgeExpired drops expired sessions; a failure costs nothing but space.
+func (b *Broker) purgeExpired() {
+	all, err := b.Vault.Sessions()
+	if err != nil {
+		return
+	}
+	for _, s := range all {
+		if !s.Expiration.After(b.now()) {
+			_ = b.Vault.RemoveSession(s.ID)
+		}
+	}
+}
+
+// mint calls STS for the session at level.
+func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (vault.Session, error) {
+	keyCreds := Creds{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
+	region := p.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	if level == 0 {
+		b.debugf("GetSessionToken for profile %q with key %s", p.Root, MaskKeyID(key.AccessKeyID))
+		in := &sts.GetSessionTokenInput{DurationSeconds: seconds(p.SessionDuration)}
+		var out *sts.GetSessionTokenOutput
+		err := b.withMFA(ctx, p, func(code string) (err error) {
+			if code != "" {
+				in.SerialNumber, in.TokenCode = aws.String(p.MFASerial), aws.String(code)
+			}
+			out, err = b.Clients.STS(keyCreds, region).GetSessionToken(ctx, in)
+			return classify(err, "sts", p.Root, key.AccessKeyID)
+		})
+		if err != nil {
+			return vault.Session{}, err
+		}
+		return fromSTS(out.Credentials)
+	}
+
+	r := p.Roles[level-1]
+	in := &sts.AssumeRoleInput{
+		RoleArn:         aws.String(r.ARN),
+		RoleSessionName: aws.String(sessionName(r, b.now())),
+		DurationSeconds: seconds(r.Duration),
+	}
+	if r.ExternalID != "" {
+		in.ExternalId = aws.String(r.ExternalID)
+	}
+	var out *sts.AssumeRoleOutput
+	if direct(p, level) {
+		b.debugf("AssumeRole %s for profile %q from the long-term key (%s exceeds the role-chaining limit)", r.ARN, r.Profile, r.Duration)
+		err := b.withMFA(ctx, p, func(code string) (err error) {
+			if code != "" {
+				in.SerialNumber, in.TokenCode = aws.String(p.MFASerial), aws.String(code)
+			}
+			out, err = b.Clients.STS(keyCreds, region).AssumeRole(ctx, in)
+			return classify(err, "sts", p.Root, key.AccessKeyID)
+		})
+		if err != nil {
+			return vault.Session{}, err
+		}
+		return fromSTS(out.Credentials)
+	}
+	parent, err := b.resolve(ctx, p, key, level-1)
+	if err != nil {
+		return vault.Session{}, err
+	}
+	b.debugf("AssumeRole %s for profile %q", r.ARN, r.Profile)
+	creds := Creds{AccessKeyID: parent.AccessKeyID, SecretAccessKey: parent.SecretAccessKey, SessionToken: parent.SessionToken}
+	out, err = b.Clients.STS(creds, region).AssumeRole(ctx, in)
+	if err != nil {
+		return vault.Session{}, fmt.Errorf("assuming role %s: %w", r.ARN, classify(err, "sts", p.Root, key.AccessKeyID))
+	}
+	return fromSTS(out.Credentials)
+}
+
+// withMFA runs call with a fresh MFA code ("" for a profile that opted out),
+// asking again when STS rejects a code a person typed.
+func (b *Broker) withMFA(ctx context.Context, p Plan, call func(code string) error) error {
+	if p.NoMFA && p.MFASerial == "" {
+		return call("")
+	}
+	for attempt := 0; ; attempt++ {
+		code, interactive, err := b.MFA.Code(ctx, mfa.Request{
+			Profile: p.Profile, Serial: p.MFASerial, Process: p.MFAProcess, Attempt: attempt,
+		})
+		if err != nil {
+			return fmt.Errorf("getting an MFA code for profile %q: %w", p.Profile, err)
+		}
+		err = call(code)
+		var rejected *MFARejectedError
+		if !errors.As(err, &rejected) {
+			return err
+		}
+		rejected.Serial = p.MFASerial
+		if !interactive || attempt+1 >= maxMFAAttempts {
+			return err
+		}
+	}
+}
+
+func fromSTS(c *types.Credentials) (vault.Session, error) {
+	if c == nil || c.AccessKeyId == nil || c.SecretAccessKey == nil || c.SessionToken == nil || c.Expiration == nil {
+		return vault.Session{}, errors.New("STS answered without complete credentials")
+	}
+	return vault.Session{
+		AccessKeyID:     *c.AccessKeyId,
+		SecretAccessKey: *c.SecretAccessKey,
+		SessionToken:    *c.SessionToken,
+		Expiration:      c.Expiration.UTC(),
+	}, nil
+}
+
+func seconds(d time.Duration) *int32 {
+	return aws.Int32(int32(d / time.Second))
+}
+
+func sessionName(r Role, now time.Time) string {
+	if r.SessionName != "" {
+		return r.SessionName
+	}
+	return fmt.Sprintf("broker-%d", now.Unix())
+}

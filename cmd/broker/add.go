@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/vault"
+	"github.com/urfave/cli/v2"
+)
+
+func addCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "add",
+		Usage:     "store a long-term access key in the keychain",
+		ArgsUsage: "PROFILE",
+		Description: "Reads the access key ID and secret from the terminal (the secret is not echoed), or with\n" +
+			"--env from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. The key goes to the keychain only.\n" +
+			"When the profile has no mfa_serial, broker lists the key's MFA devices and writes the one\n" +
+			"you choose into the AWS config.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "env", Usage: "read the key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+			&cli.StringFlag{Name: "mfa-serial", Usage: "write this MFA device `ARN` into the profile instead of asking"},
+		},
+		BashComplete: completeProfiles,
+		Action:       runAdd,
+	}
+}
+
+func runAdd(c *cli.Context) error {
+	name, err := profileArg(c)
+	if err != nil {
+		return err
+	}
+	if serial := c.String("mfa-serial"); serial != "" && !validSerial(serial) {
+		return usageError{errors.New("--mfa-serial must be an MFA device ARN or serial number, on one line")}
+	}
+	key, err := readKey(c.Bool("env"))
+	if err != nil {
+		return err
+	}
+	if err := broker.ValidateKey(key.AccessKeyID, key.SecretAccessKey); err != nil {
+		return err
+	}
+	b, err := newBroker(c)
+	if err != nil {
+		return err
+	}
+	if err := b.AddKey(name, key); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "Stored access key %s for profile %q in the %s keychain.\n",
+		broker.MaskKeyID(key.AccessKeyID), name, b.Vault.Backend())
+
+	if p, err := b.Plan(name); err != nil || p.MFASerial != "" || p.NoMFA {
+		return nil // the profile has an MFA device, opted out, or has a problem `broker list` shows
+	}
+	serial := c.String("mfa-serial")
+	if serial == "" {
+		ctx, stop := signalContext(c)
+		defer stop()
+		serial, err = chooseMFADevice(ctx, c, b, name, key)
+		if err != nil || serial == "" {
+			return err
+		}
+	}
+	if _, err := awsconfig.SetValue(b.Config.Path(), name, "mfa_serial", serial); err != nil {
+		return fmt.Errorf("writing mfa_serial into %s: %w", b.Config.Path(), err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "Set mfa_serial = %s for profile %q in %s.\n", serial, name, b.Config.Path())
+	return nil
+}
+
+// readKey reads a key pair from the environment or the terminal.
+func readKey(fromEnv bool) (vault.Key, error) {
+	if fromEnv {
+		k := vault.Key{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
+		if k.AccessKeyID == "" {
+			return k, withHint(errors.New("--env: AWS_ACCESS_KEY_ID is not set"), "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or leave out --env to type them")
+		}
+		return k, nil
+	}
+	t, err := openTerminal()
+	if err != nil {
+		return vault.Key{}, withHint(err, "use --env with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set")
+	}
+	defer t.Close()
+	id, err := t.line("Access key ID: ")
+	if err != nil {
+		return vault.Key{}, err
+	}
+	secret, err := t.secret("Secret access key: ")
+	return vault.Key{AccessKeyID: id, SecretAccessKey: secret}, err
+}
+
+// chooseMFADevice offers the key's MFA devices; "" means none was chosen,
+// which leaves the profile unusable until one is set (broker says how).
+func chooseMFADevice(ctx context.Context, c *cli.Context, b *broker.Broker, name string, key vault.Key) (string, error) {
+	stderr := c.App.ErrWriter
+	devices, err := b.MFADevices(ctx, name, key)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: could not list MFA devices (%v)\n", err)
+		fmt.Fprintf(stderr, "hint: set mfa_serial in the profile, or run `broker add %s --mfa-serial ARN`\n", name)
+		return "", nil
+	}
+	switch len(devices) {
+	case 0:
+		fmt.Fprintf(stderr, "warning: this key's user has no MFA device, and broker hands out only MFA-gated sessions\n")
+		fmt.Fprintf(stderr, "hint: add a virtual MFA device in the IAM console, then run `broker add %s` again\n", name)
+		return "", nil
+	case 1:
+		return devices[0], nil
+	}
+	t, err := openTerminal()
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: several MFA devices and no terminal to choose on\n")
+		fmt.Fprintf(stderr, "hint: run `broker add %s --mfa-serial ARN` with one of them\n", name)
+		return "", nil
+	}
+	defer t.Close()
+	for i, d := range devices {
+		t.printf("  %d) %s\n", i+1, d)
+	}
+	for {
+		answer, err := t.line(fmt.Sprintf("MFA device for profile %q [1-%d]: ", name, len(devices)))
+		if err != nil {
+			return "", err
+		}
+		if n, err := strconv.Atoi(answer); err == nil && n >= 1 && n <= len(devices) {
+			return devices[n-1], nil
+		}
+	}
+}
+
+// validSerial accepts an MFA device ARN or hardware serial: printable, no spaces.
+func validSerial(s string) bool {
+	for _, r := range s {
+		if r <= ' ' || r > '~' {
+			return false
+		}
+	}
+	return len(s) >= 9 && len(s) <= 256
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unicode"
+
+	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/mfa"
+	"github.com/broker-dev/broker/vault"
+	"github.com/urfave/cli/v2"
+)
+
+// configPath is $AWS_CONFIG_FILE or ~/.aws/config.
+func configPath() (string, error) {
+	if p := os.Getenv("AWS_CONFIG_FILE"); p != "" {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the AWS config file: %w", err)
+	}
+	return filepath.Join(home, ".aws", "config"), nil
+}
+
+func loadConfig() (*awsconfig.File, error) {
+	path, err := configPath()
+	if err != nil {
+		return nil, err
+	}
+	return awsconfig.Load(path)
+}
+
+// vaultOptions come from the environment: BROKER_BACKEND picks the backend by
+// 99designs/keyring's names; the namespace and collection are for people who
+// keep more than one set of keys (and for tests).
+func vaultOptions() vault.Options {
+	return vault.Options{
+		Backend:    os.Getenv("BROKER_BACKEND"),
+		Service:    os.Getenv("BROKER_KEYRING_SERVICE"),
+		Collection: os.Getenv("BROKER_KEYRING_COLLECTION"),
+	}
+}
+
+// newBroker loads the config and opens the keychain.
+func newBroker(c *cli.Context) (*broker.Broker, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	v, err := vault.Open(vaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	b := &broker.Broker{
+		Config:  cfg,
+		Vault:   v,
+		Clients: broker.DefaultClients(),
+		LockDir: broker.DefaultLockDir(),
+		MFA:     &mfa.Prompter{Token: c.String("mfa-token"), Stderr: c.App.ErrWriter},
+		Region:  firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+	}
+	if c.Bool("debug") {
+		logger := log.New(c.App.ErrWriter, "broker: debug: ", log.Ltime|log.Lmicroseconds)
+		b.Debugf = logger.Printf
+		b.Debugf("config %s, keychain backend %s", cfg.Path(), v.Backend())
+	}
+	return b, nil
+}
+
+// signalContext ends when broker is interrupted, so waits and prompts stop.
+func signalContext(c *cli.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+}
+
+// profileArg is the command's one PROFILE argument.
+func profileArg(c *cli.Context) (string, error) {
+	if c.NArg() != 1 || c.Args().First() == "" {
+		return "", usageError{fmt.Errorf("%s needs exactly one PROFILE argument", c.Command.Name)}
+	}
+	return checkProfileName(c.Args().First())
+}
+
+// checkProfileName refuses names that cannot stand in a config section header.
+func checkProfileName(name string) (string, error) {
+	if name == "" || strings.TrimSpace(name) != name || strings.ContainsAny(name, "[]#;=") ||
+		strings.ContainsFunc(name, unicode.IsControl) {
+		return "", usageError{fmt.Errorf("invalid profile name %q", name)}
+	}
+	return name, nil
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+var mfaTokenFlag = &cli.StringFlag{
+	Name:  "mfa-token",
+	Usage: "the current `CODE` from your MFA device (otherwise mfa_process, then a prompt on the terminal)",
+}
+
+// completeProfiles offers the config's profile names to shell completion.
+func completeProfiles(c *cli.Context) {
+	if c.NArg() > 0 {
+		return
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return
+	}
+	for _, name := range cfg.ProfileNames() {
+		fmt.Fprintln(c.App.Writer, name)
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/mfa"
+	"github.com/broker-dev/broker/vault"
+)
+
+// hinted is an error with advice on what to do next (age's errorWithHint).
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h hinted) Error() string { return h.err.Error() }
+func (h hinted) Unwrap() error { return h.err }
+
+func withHint(err error, format string, args ...any) error {
+	return hinted{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// report writes one "broker: ..." line and, where it helps, a "hint: ..." line.
+func report(w io.Writer, err error) {
+	fmt.Fprintf(w, "broker: %s\n", oneLine(err.Error()))
+	if hint := hintFor(err); hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", hint)
+	}
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// hintFor says what to do about the errors a user can fix.
+func hintFor(err error) string {
+	var (
+		h        hinted
+		noKey    *broker.NoKeyError
+		noMFA    *broker.NoMFAError
+		rejected *broker.RejectedKeyError
+		mfaRej   *broker.MFARejectedError
+		down     *broker.UnreachableError
+		backend  *vault.BackendError
+		syntax   *awsconfig.SyntaxError
+		loop     *awsconfig.LoopError
+		conflict *awsconfig.ConflictError
+		usage    usageError
+	)
+	switch {
+	case errors.As(err, &h):
+		return h.hint
+	case errors.As(err, &noKey):
+		return fmt.Sprintf("store one with: broker add %s", noKey.Profile)
+	case errors.As(err, &noMFA):
+		return fmt.Sprintf("add `mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME` to the profile (`broker add %s` offers your devices), or `broker_no_mfa = true` for an account that cannot have MFA", noMFA.Profile)
+	case errors.As(err, &rejected):
+		return fmt.Sprintf("the key may be deleted, inactive or mistyped: store a working one with `broker add %s`", rejected.Profile)
+	case errors.As(err, &mfaRej):
+		return "wait for the next code from your MFA device and try again"
+	case errors.As(err, &down):
+		return "check your network, or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_STS if set; cached sessions keep working while they last"
+	case errors.As(err, &backend):
+		return backend.Hint
+	case errors.Is(err, vault.ErrNoBackend):
+		return "install and start a keychain (gnome-keyring, kwallet or pass), or set BROKER_BACKEND=keyctl to use the kernel keyring"
+	case errors.Is(err, vault.ErrLocked):
+		return "unlock your keychain and try again"
+	case errors.Is(err, awsconfig.ErrProfileNotFound):
+		return "list profiles with `broker list`; profiles live in ~/.aws/config (or $AWS_CONFIG_FILE)"
+	case errors.As(err, &syntax):
+		return "fix that line of the config file"
+	case errors.As(err, &loop):
+		return "a profile's source_profile or include_profile must not lead back to itself"
+	case errors.As(err, &conflict):
+		return "pass --force to replace it"
+	case errors.Is(err, mfa.ErrNoSource):
+		return "pass --mfa-token CODE, set mfa_process in the profile, or run broker from a terminal"
+	case errors.Is(err, mfa.ErrInvalidCode):
+		return "an MFA code is the 6 digits your device shows"
+	case errors.As(err, &usage):
+		return "see `broker --help`"
+	}
+	return ""
+}

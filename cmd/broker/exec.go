@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// markerVar marks a `broker exec` environment, so a nested one can say so.
+const markerVar = "BROKER_PROFILE"
+
+// strippedVars are removed from the child's environment: inherited
+// credentials or profile choices would compete with the session's.
+var strippedVars = []string{
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+	"AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+}
+
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a command with session credentials in its environment",
+		ArgsUsage: "PROFILE [-- COMMAND [ARGS...]]",
+		Description: "Runs COMMAND (default $SHELL) with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n" +
+			"AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION and the profile's region. Inherited AWS\n" +
+			"credential and profile variables are removed first. On Unix broker replaces itself\n" +
+			"with COMMAND, so signals reach it directly and its exit status is broker's.",
+		Flags:        []cli.Flag{mfaTokenFlag},
+		BashComplete: completeProfiles,
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.Args().First() == "" {
+				return usageError{errors.New("exec needs a PROFILE argument")}
+			}
+			name, err := checkProfileName(c.Args().First())
+			if err != nil {
+				return err
+			}
+			argv := c.Args().Tail()
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if outer := os.Getenv(markerVar); outer != "" {
+				return withHint(fmt.Errorf("already inside `broker exec` for profile %q: not stacking sessions", outer),
+					"exit that shell first, or run the command there directly")
+			}
+			if len(argv) == 0 {
+				argv = []string{defaultShell()}
+			}
+			path, err := exec.LookPath(argv[0])
+			if err != nil {
+				return withHint(fmt.Errorf("command %q not found", argv[0]), "check the command name and PATH")
+			}
+			b, err := newBroker(c)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(c)
+			creds, err := b.Credentials(ctx, name)
+			stop()
+			if err != nil {
+				return err
+			}
+			env := append(childEnv(os.Environ()), credentialEnv(creds)...)
+			env = append(env, markerVar+"="+name)
+			return runChild(path, argv, env)
+		},
+	}
+}
+
+// childEnv is environ without the variables broker replaces.
+func childEnv(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !isStripped(name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func isStripped(name string) bool {
+	if runtime.GOOS == "windows" {
+		name = strings.ToUpper(name)
+	}
+	if name == markerVar || name == "AWS_REGION" || name == "AWS_DEFAULT_REGION" {
+		return false
+	}
+	for _, s := range strippedVars {
+		if name == s {
+			return true
+		}
+	}
+	return false
+}
+
+func defaultShell() string {
+	if sh := os.Getenv("SHELL"); sh != "" {
+		return sh
+	}
+	if runtime.GOOS == "windows" {
+		return firstNonEmpty(os.Getenv("COMSPEC"), "cmd.exe")
+	}
+	return "/bin/sh"
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+)
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "list",
+		Aliases: []string{"ls"},
+		Usage:   "list profiles, their stored keys and cached sessions",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON for programs"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return usageError{fmt.Errorf("list takes no arguments")}
+			}
+			b, err := newBroker(c)
+			if err != nil {
+				return err
+			}
+			rows, err := b.Status()
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "PROFILE\tKEY\tMFA\tSESSIONS\tNOTE")
+			for _, r := range rows {
+				key := "-"
+				if r.KeyID != "" {
+					key = r.KeyID
+				} else if r.Source != "" {
+					key = "from " + r.Source
+				}
+				mfaCol := "-"
+				switch {
+				case r.NoMFA:
+					mfaCol = "OPTED OUT"
+				case r.MFASerial != "":
+					mfaCol = "yes"
+				}
+				var sessions []string
+				for _, s := range r.Sessions {
+					what := "mfa"
+					if s.RoleARN != "" {
+						what = "role"
+					}
+					sessions = append(sessions, what+" "+s.Remaining+" left")
+				}
+				if len(sessions) == 0 {
+					sessions = []string{"-"}
+				}
+				note := r.Problem
+				if !r.InConfig {
+					note = "not in config"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, key, mfaCol, strings.Join(sessions, ", "), oneLine(note))
+			}
+			return w.Flush()
+		},
+	}
+}

@@ -1,0 +1,287 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pty is a pseudo-terminal: the test plays the person at the master side,
+// the code under test opens the slave by its path.
+type pty struct {
+	master *os.File
+	path   string // slave, e.g. /dev/pts/3
+
+	mu   sync.Mutex
+	seen strings.Builder // everything the terminal showed
+	more chan struct{}   // closed and replaced on each read
+}
+
+func openPTY(t *testing.T) *pty {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	var n uint32
+	conn, err := m.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.Control(func(fd uintptr) {
+		if err = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); err == nil {
+			n, err = unix.IoctlGetUint32(int(fd), unix.TIOCGPTN)
+		}
+	})
+	if err != nil {
+		t.Fatalf("unlocking pseudo-terminal: %v", err)
+	}
+	p := &pty{master: m, path: fmt.Sprintf("/dev/pts/%d", n), more: make(chan struct{})}
+	go p.read()
+	return p
+}
+
+func (p *pty) read() {
+	buf := make([]byte, 1024)
+	for {
+		n, err := p.master.Read(buf)
+		p.mu.Lock()
+		p.seen.Write(buf[:n])
+		close(p.more)
+		p.more = make(chan struct{})
+		p.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// waitFor waits until the terminal has shown want count times in all.
+func (p *pty) waitFor(t *testing.T, want string, count int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		p.mu.Lock()
+		seen, more := p.seen.String(), p.more
+		p.mu.Unlock()
+		if strings.Count(seen, want) >= count {
+			return
+		}
+		select {
+		case <-more:
+		case <-timeout:
+			t.Fatalf("terminal never showed %q %d times; it showed %q", want, count, seen)
+		}
+	}
+}
+
+func (p *pty) shown() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen.String()
+}
+
+// type_ types s at the terminal.
+func (p *pty) type_(t *testing.T, s string) {
+	t.Helper()
+	if _, err := p.master.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type result struct {
+	code        string
+	interactive bool
+	err         error
+}
+
+func codeAsync(ctx context.Context, p *Prompter, r Request) <-chan result {
+	c := make(chan result, 1)
+	go func() {
+		code, interactive, err := p.Code(ctx, r)
+		c <- result{code, interactive, err}
+	}()
+	return c
+}
+
+// captureStdStreams points os.Stdout and os.Stderr at files until the test
+// ends, and returns a function that reports what was written to them.
+func captureStdStreams(t *testing.T) func() string {
+	t.Helper()
+	dir := t.TempDir()
+	stdout, stderr := os.Stdout, os.Stderr
+	outF, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errF, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout, os.Stderr = outF, errF
+	t.Cleanup(func() {
+		os.Stdout, os.Stderr = stdout, stderr
+		outF.Close()
+		errF.Close()
+	})
+	return func() string {
+		a, _ := os.ReadFile(outF.Name())
+		b, _ := os.ReadFile(errF.Name())
+		return string(a) + string(b)
+	}
+}
+
+var alice = Request{Profile: "dev", Serial: "arn:aws:iam::123456789012:mfa/alice"}
+
+const alicePrompt = "MFA code for arn:aws:iam::123456789012:mfa/alice (profile dev): "
+
+func TestPromptOnTerminal(t *testing.T) {
+	written := captureStdStreams(t) // not parallel: it swaps os.Stdout
+	tty := openPTY(t)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, alice)
+
+	tty.waitFor(t, alicePrompt, 1)
+	tty.type_(t, "123456\n")
+	res := <-done
+	if res.err != nil || res.code != "123456" || !res.interactive {
+		t.Fatalf("Code = %q, %v, %v; want 123456 typed by a person", res.code, res.interactive, res.err)
+	}
+	if got := tty.shown(); !strings.HasPrefix(got, alicePrompt) {
+		t.Errorf("terminal showed %q; want it to start with the prompt", got)
+	}
+	if got := written(); got != "" {
+		t.Errorf("stdout and stderr got %q; want nothing", got)
+	}
+}
+
+func TestPromptAgainOnMalformedCode(t *testing.T) {
+	tty := openPTY(t)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, alice)
+
+	tty.waitFor(t, alicePrompt, 1)
+	tty.type_(t, "12345\n")
+	tty.waitFor(t, "That is not a 6-digit code. "+alicePrompt, 1)
+	tty.type_(t, strings.Repeat("1", 1000)+"\n") // longer than any buffer
+	tty.waitFor(t, "That is not a 6-digit code. "+alicePrompt, 2)
+	tty.type_(t, "  654321 \n")
+	res := <-done
+	if res.err != nil || res.code != "654321" || !res.interactive {
+		t.Fatalf("Code = %q, %v, %v; want 654321 on the third try", res.code, res.interactive, res.err)
+	}
+}
+
+func TestPromptGivesUp(t *testing.T) {
+	tty := openPTY(t)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, alice)
+
+	// Type ahead: all three lines are waiting before the first prompt.
+	tty.type_(t, "12345\nabcdef\n1234567\n")
+	res := <-done
+	if !errors.Is(res.err, ErrInvalidCode) {
+		t.Fatalf("error = %v; want ErrInvalidCode", res.err)
+	}
+	for _, typed := range []string{"12345", "abcdef"} {
+		if strings.Contains(res.err.Error(), typed) {
+			t.Errorf("error %q shows what was typed", res.err)
+		}
+	}
+	tty.waitFor(t, alicePrompt, 3)
+	tty.waitFor(t, "giving up", 1)
+}
+
+func TestPromptAfterRejectedCode(t *testing.T) {
+	tty := openPTY(t)
+	r := alice
+	r.Attempt = 1
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, r)
+
+	tty.waitFor(t, "That code was not accepted. "+alicePrompt, 1)
+	tty.type_(t, "111111\n")
+	if res := <-done; res.err != nil || res.code != "111111" {
+		t.Fatalf("Code = %q, %v; want 111111", res.code, res.err)
+	}
+}
+
+func TestPromptContextCanceled(t *testing.T) {
+	tty := openPTY(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := codeAsync(ctx, &Prompter{TTYPath: tty.path}, alice)
+
+	tty.waitFor(t, alicePrompt, 1)
+	cancel()
+	select {
+	case res := <-done:
+		if !errors.Is(res.err, context.Canceled) {
+			t.Fatalf("error = %v; want context.Canceled", res.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Code kept waiting for a line after its context was canceled")
+	}
+}
+
+// TestProcessOnControllingTerminal runs Code in a new session whose
+// controlling terminal is a pseudo-terminal, with an mfa_process that reads
+// the code from the terminal. In a background process group that read
+// would stop the command (SIGTTIN) until the timeout; Code hands it the
+// terminal for the run and takes it back afterwards.
+func TestProcessOnControllingTerminal(t *testing.T) {
+	tty := openPTY(t)
+	slave, err := os.OpenFile(tty.path, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	out := filepath.Join(t.TempDir(), "result")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOnControllingTerminal$", "-test.timeout=60s")
+	cmd.Env = append(os.Environ(), "BROKER_MFA_HELPER_RESULT="+out)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+
+	tty.waitFor(t, "code from the process? ", 1)
+	tty.type_(t, "246810\n")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("helper: %v; terminal showed %q", err, tty.shown())
+	}
+	got, _ := os.ReadFile(out)
+	if want := "code=246810 err=<nil> foreground=true"; string(got) != want {
+		t.Errorf("helper reported %q; want %q", got, want)
+	}
+}
+
+func TestHelperOnControllingTerminal(t *testing.T) {
+	out := os.Getenv("BROKER_MFA_HELPER_RESULT")
+	if out == "" {
+		t.Skip("run by TestProcessOnControllingTerminal")
+	}
+	p := &Prompter{ProcessTimeout: 20 * time.Second}
+	code, _, err := p.Code(context.Background(), Request{
+		Process: `printf 'code from the process? ' >&2; read -r c; echo "$c"`,
+	})
+	// Broker must own its terminal again.
+	foreground := false
+	if tty, err := os.Open("/dev/tty"); err == nil {
+		fg, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGPGRP)
+		foreground = err == nil && fg == unix.Getpgrp()
+		tty.Close()
+	}
+	result := fmt.Sprintf("code=%s err=%v foreground=%v", code, err, foreground)
+	if err := os.WriteFile(out, []byte(result), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

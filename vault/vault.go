@@ -1,0 +1,223 @@
+// Package vault keeps broker's secrets in the system keychain: the
+// long-term IAM access keys of profiles and the STS sessions minted from
+// them, typed, over github.com/99designs/keyring.
+//
+// It never calls AWS, never prints and never exits. Its errors may name
+// profiles and session IDs, never a secret.
+package vault
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/99designs/keyring"
+)
+
+var (
+	// ErrNotFound means the item is not in the keychain.
+	ErrNotFound = errors.New("not in the keychain")
+	// ErrLocked means the keychain is locked: unlocking was refused, or the
+	// backend did not answer in time (it may be waiting on an unlock prompt).
+	ErrLocked = errors.New("keychain is locked")
+	// ErrNoBackend means Open found no backend it could use.
+	ErrNoBackend = errors.New("no usable keychain backend")
+)
+
+const (
+	defaultService    = "broker"
+	defaultCollection = "login"
+	defaultTimeout    = 10 * time.Second
+)
+
+// Vault stores keys and sessions in one namespace (the service) of a
+// keyring. It is safe for concurrent use: backend operations run one at a
+// time.
+type Vault struct {
+	ring    keyring.Keyring
+	service string
+	gate    *gate
+}
+
+// New returns a Vault over ring, with every item under service ("" means
+// "broker"). Tests pass keyring.NewArrayKeyring(nil); Backend reports
+// "custom".
+func New(ring keyring.Keyring, service string) *Vault {
+	return newVault(ring, "custom", service, defaultTimeout)
+}
+
+func newVault(ring keyring.Keyring, backend, service string, timeout time.Duration) *Vault {
+	if service == "" {
+		service = defaultService
+	}
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	return &Vault{
+		ring:    ring,
+		service: service,
+		gate:    &gate{backend: backend, timeout: timeout, busy: make(chan struct{}, 1)},
+	}
+}
+
+// Backend returns the name of the backend in use, such as "secret-service"
+// or "keyctl".
+func (v *Vault) Backend() string { return v.gate.backend }
+
+// Item keys are "<service>:key:<profile>" and "<service>:session:<id>",
+// each part escaped so that no part contains ':' or '/'. Other applications
+// share some keyrings (every Secret Service client writes to the "login"
+// collection), so a namespace is only ever read through its prefix, and the
+// escaping keeps one service's prefix from being another's.
+const (
+	kindKey     = "key"
+	kindSession = "session"
+)
+
+func (v *Vault) prefix(kind string) string {
+	return escape(v.service) + ":" + kind + ":"
+}
+
+func (v *Vault) itemKey(kind, name string) string {
+	return v.prefix(kind) + escape(name)
+}
+
+// names returns the unescaped names of the items of kind among keys.
+func (v *Vault) names(keys []string, kind string) []string {
+	prefix := v.prefix(kind)
+	var names []string
+	for _, k := range keys {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		if name, err := url.PathUnescape(rest); err == nil && name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// escape percent-encodes the bytes that separate parts of an item key or
+// of a path (pass stores items as files), and control characters.
+func escape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%', c == ':', c == '/', c == '\\', c < 0x20, c == 0x7f:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// The backend calls. Each is bounded by the timeout and has its error
+// classified: keyring's not-found becomes ErrNotFound, a locked keychain
+// ErrLocked.
+
+func (v *Vault) get(key string) (keyring.Item, error) {
+	return run(v.gate, func() (keyring.Item, error) { return v.ring.Get(key) })
+}
+
+func (v *Vault) set(item keyring.Item) error {
+	_, err := run(v.gate, func() (struct{}, error) { return struct{}{}, v.ring.Set(item) })
+	return err
+}
+
+func (v *Vault) remove(key string) error {
+	_, err := run(v.gate, func() (struct{}, error) { return struct{}{}, v.ring.Remove(key) })
+	return err
+}
+
+func (v *Vault) keys() ([]string, error) {
+	return run(v.gate, v.ring.Keys)
+}
+
+// gate runs backend operations one at a time, each within timeout. An
+// operation that overruns is left running, since a backend call cannot be
+// cancelled, and keeps the gate: later operations time out too until it
+// returns.
+type gate struct {
+	backend string
+	timeout time.Duration
+	busy    chan struct{} // nil: no serialising (opening a backend)
+}
+
+func run[T any](g *gate, op func() (T, error)) (T, error) {
+	var zero T
+	timer := time.NewTimer(g.timeout)
+	defer timer.Stop()
+	if g.busy != nil {
+		select {
+		case g.busy <- struct{}{}:
+		case <-timer.C:
+			return zero, g.timedOut()
+		}
+	}
+	type result struct {
+		val T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		if g.busy != nil {
+			defer func() { <-g.busy }()
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{err: g.panicked(r)}
+			}
+		}()
+		val, err := op()
+		done <- result{val, err}
+	}()
+	select {
+	case r := <-done:
+		return r.val, classify(r.err)
+	case <-timer.C:
+		return zero, g.timedOut()
+	}
+}
+
+func (g *gate) timedOut() error {
+	return fmt.Errorf("the %s keychain did not answer within %s, it may be waiting for an unlock prompt: %w", g.backend, g.timeout, ErrLocked)
+}
+
+// panicked turns a panic in a backend (they assert on D-Bus replies) into
+// an error. Only a runtime error's text is kept: it names types, not values.
+func (g *gate) panicked(r any) error {
+	if re, ok := r.(runtime.Error); ok {
+		return fmt.Errorf("the %s keychain failed: %v", g.backend, re)
+	}
+	return fmt.Errorf("the %s keychain failed unexpectedly", g.backend)
+}
+
+// classify maps backend errors to the package's sentinels. Errors from
+// encoding/json are dropped: their text can quote the data, a secret.
+func classify(err error) error {
+	var (
+		syntax    *json.SyntaxError
+		typeError *json.UnmarshalTypeError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, keyring.ErrKeyNotFound):
+		return ErrNotFound
+	case isLocked(err):
+		return fmt.Errorf("%w: %v", ErrLocked, err)
+	case errors.As(err, &syntax), errors.As(err, &typeError):
+		return errors.New("the keychain returned an item that does not decode")
+	}
+	return err
+}
