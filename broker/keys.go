@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -129,12 +130,45 @@ func (b *Broker) dropSessions(match func(vault.Session) bool) (int, error) {
 	return n, nil
 }
 
-// MFADevices lists the MFA device serials of the IAM user owning key.
-func (b *Broker) MFADevices(ctx context.Context, profile string, k vault.Key) ([]string, error) {
+// Identity is who a long-term key belongs to.
+type Identity struct {
+	Account  string
+	ARN      string
+	UserName string // "" for the account's root user
+}
+
+// Identity asks STS whom key belongs to (GetCallerIdentity needs no permission).
+func (b *Broker) Identity(ctx context.Context, profile string, k vault.Key) (Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
+	out, err := b.Clients.STS(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, "us-east-1").
+		GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return Identity{}, classify(err, "sts", profile, k.AccessKeyID)
+	}
+	id := Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
+	// arn:aws:iam::123456789012:user/path/name → name
+	if _, resource, ok := strings.Cut(id.ARN, ":user/"); ok {
+		id.UserName = resource[strings.LastIndex(resource, "/")+1:]
+	}
+	return id, nil
+}
+
+// MFADevices lists the MFA device serials of the IAM user owning key, named
+// explicitly rather than implied by the caller.
+func (b *Broker) MFADevices(ctx context.Context, profile string, k vault.Key) ([]string, error) {
+	who, err := b.Identity(ctx, profile, k)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	in := &iam.ListMFADevicesInput{}
+	if who.UserName != "" {
+		in.UserName = aws.String(who.UserName)
+	}
 	out, err := b.Clients.IAM(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}).
-		ListMFADevices(ctx, &iam.ListMFADevicesInput{})
+		ListMFADevices(ctx, in)
 	if err != nil {
 		return nil, classify(err, "iam", profile, k.AccessKeyID)
 	}

@@ -45,13 +45,25 @@ fail() {
 }
 elapsed() { printf '%dm%02ds' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)); }
 
+# stop ends a child of this script: SIGTERM, then SIGKILL after 5s.
+stop() {
+	[[ -n $1 ]] && kill -0 "$1" 2>/dev/null || return 0
+	kill "$1" 2>/dev/null
+	for ((n = 0; n < 50; n++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 cleanup() {
 	local code=$?
 	set +e
 	trap - EXIT INT TERM
 	# Stop only what this script started, by PID.
-	[[ -n $keyring_pid ]] && kill "$keyring_pid" 2>/dev/null && wait "$keyring_pid" 2>/dev/null
-	[[ -n $dbus_pid ]] && kill "$dbus_pid" 2>/dev/null && wait "$dbus_pid" 2>/dev/null
+	stop "$keyring_pid"
+	stop "$dbus_pid"
 	[[ -n $tmp ]] && rm -rf "$tmp"
 	if ((code == 0)); then
 		printf '\ntest.sh: PASS: all checks passed in %s\n' "$(elapsed)"

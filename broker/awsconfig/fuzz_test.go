@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 var fuzzSeeds = []string{
@@ -40,6 +41,12 @@ func FuzzParse(f *testing.F) {
 		loaded, lerr := Load(path)
 		if errString(err) != errString(lerr) {
 			t.Fatalf("Parse: %v, Load: %v", err, lerr)
+		}
+		// So must streaming one byte at a time through a buffer that grows.
+		ix := &indexer{path: path, size: 1}
+		serr := ix.stream(iotest.OneByteReader(bytes.NewReader(data)))
+		if errString(err) != errString(serr) || err == nil && !slices.Equal(ix.secs, file.secs) {
+			t.Fatalf("Parse: %v %v, one byte at a time: %v %v", err, file.secs, serr, ix.secs)
 		}
 		if err != nil {
 			var se *SyntaxError

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -11,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,9 +62,6 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("the integration tests run on Linux")
-	}
 	w := &world{t: t, aws: moto.Start(t), root: t.TempDir()}
 	w.home = filepath.Join(w.root, "home")
 	w.run = filepath.Join(w.root, "run")
