@@ -229,3 +229,28 @@ func sessionName(r Role, now time.Time) string {
 	}
 	return fmt.Sprintf("broker-%d", now.Unix())
 }
+
+// MFASession returns the key behind profile and its MFA session (cached, or
+// minted with one MFA code), for IAM calls: IAM refuses session credentials
+// minted without MFA, and one code must serve a whole command.
+func (b *Broker) MFASession(ctx context.Context, name string) (Plan, vault.Key, Creds, error) {
+	p, err := b.Plan(name)
+	if err != nil {
+		return Plan{}, vault.Key{}, Creds{}, err
+	}
+	key, err := b.Vault.Key(p.Root)
+	if errors.Is(err, vault.ErrNotFound) {
+		return Plan{}, vault.Key{}, Creds{}, &NoKeyError{Profile: p.Root}
+	}
+	if err != nil {
+		return Plan{}, vault.Key{}, Creds{}, fmt.Errorf("reading the key of profile %q: %w", p.Root, err)
+	}
+	if p.MFASerial == "" {
+		return Plan{}, vault.Key{}, Creds{}, &NoMFAError{Profile: name}
+	}
+	s, err := b.resolve(ctx, p, key, 0)
+	if err != nil {
+		return Plan{}, vault.Key{}, Creds{}, err
+	}
+	return p, key, Creds{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken}, nil
+}

@@ -56,7 +56,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: []*cli.Command{
 			addCommand(), listCommand(), removeCommand(), exportCommand(), execCommand(),
-			clearCommand(), setupCommand(), completionCommand(),
+			clearCommand(), setupCommand(),
+			keysCommand(), rotateCommand(), revokeCommand(), auditCommand(), importCommand(),
+			completionCommand(),
 		},
 		// Errors are reported once, by run, with a hint.
 		ExitErrHandler: func(*cli.Context, error) {},
