@@ -1,12 +1,309 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/keyscan"
 	"github.com/urfave/cli/v2"
 )
 
-// Placeholder while audit is written; replaced wholesale by its implementation.
+// audit's exit codes, as grep has them: 1 means "found something", so a
+// CI job or pre-commit hook can tell a finding from a failure.
+const (
+	auditFound  = 1 // a key or secret in a file, or a root user's key stored
+	auditFailed = 2 // bad input or an error: one `broker: …` line, nothing on stdout
+)
+
 func auditCommand() *cli.Command {
-	return &cli.Command{Name: "audit", Hidden: true, Action: func(*cli.Context) error { return errors.New("audit: not built yet") }}
+	return &cli.Command{
+		Name:      "audit",
+		Usage:     "report stored keys, and find access keys and secrets in files",
+		ArgsUsage: "[PATH…]",
+		Description: "For every stored key: its age, its status and last use (from IAM, with the profile's MFA\n" +
+			"session), and a warning for a key of an account's root user. Then it looks for access key\n" +
+			"IDs (AKIA…, ASIA…) and secrets in each PATH (a file or a folder; default ~/.aws/credentials\n" +
+			"and ~/.aws/config), names the account of each key ID (STS GetAccessKeyInfo, signed with a\n" +
+			"stored key) and whether it is yours. In folders it skips .git, node_modules, vendor, what\n" +
+			".gitignore files exclude, --exclude globs, binary files and files over 4 MiB.\n" +
+			"AWS's documentation examples (…EXAMPLE…) are shown but not counted. Secrets are never shown.\n\n" +
+			"Exit status: 0 nothing found, 1 something found (a key or secret in a file, or a stored\n" +
+			"root user's key), 2 an error.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON for programs"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "skip files and folders matching `GLOB` (.gitignore syntax; repeatable)"},
+			&cli.BoolFlag{Name: "no-iam", Usage: "skip IAM status and last use, which need an MFA code (for CI and pre-commit)"},
+			&cli.BoolFlag{Name: "offline", Usage: "make no AWS call at all (implies --no-iam; accounts unknown)"},
+			&cli.BoolFlag{Name: "show-ids", Usage: "show access key IDs in full (secrets are never shown)"},
+			mfaTokenFlag,
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			report(c.App.ErrWriter, usageError{err})
+			return exitCode(auditFailed)
+		},
+		Action: func(c *cli.Context) error {
+			err := runAudit(c)
+			var code exitCode
+			if err == nil || errors.As(err, &code) {
+				return err
+			}
+			report(c.App.ErrWriter, err)
+			return exitCode(auditFailed)
+		},
+	}
+}
+
+// auditFinding is a keyscan finding with what broker knows of its owner.
+type auditFinding struct {
+	keyscan.Finding
+	broker.KeyOwner
+}
+
+// auditReport is `broker audit --json`.
+type auditReport struct {
+	Keys     []broker.KeyAudit `json:"keys"`
+	Findings []auditFinding    `json:"findings"`
+	Skipped  []auditSkip       `json:"skipped"`
+	Files    int               `json:"files_scanned"`
+	Found    int               `json:"found"` // what decides the exit status
+}
+
+type auditSkip struct {
+	Path   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+func runAudit(c *cli.Context) error {
+	for _, g := range c.StringSlice("exclude") {
+		if err := keyscan.CheckGlob(g); err != nil {
+			return usageError{err}
+		}
+	}
+	paths, err := auditPaths(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	opt := broker.AuditOptions{Offline: c.Bool("offline"), NoIAM: c.Bool("no-iam") || c.Bool("offline")}
+	stderr := c.App.ErrWriter
+
+	rep := auditReport{Keys: []broker.KeyAudit{}, Findings: []auditFinding{}, Skipped: []auditSkip{}}
+	var found []keyscan.Finding
+	for _, p := range paths {
+		res, err := keyscan.Scan(p, keyscan.Options{Exclude: c.StringSlice("exclude")})
+		if err != nil {
+			return fmt.Errorf("auditing %s: %w", p, err)
+		}
+		found = append(found, res.Findings...)
+		rep.Files += res.Files
+		for _, s := range res.Skipped {
+			rep.Skipped = append(rep.Skipped, auditSkip{s.Path, s.Reason})
+		}
+	}
+
+	ctx, stop := signalContext(c)
+	defer stop()
+	// Without a keychain (a CI runner) the files are still audited.
+	b, err := newBroker(c)
+	if err == nil {
+		rep.Keys, err = b.AuditKeys(ctx, opt)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: stored keys not audited: %s\n", oneLine(err.Error()))
+		b, rep.Keys = nil, []broker.KeyAudit{}
+	}
+	var ids, secrets []string
+	for _, f := range found {
+		switch {
+		case f.Example: // AWS's documentation examples: nobody's
+		case f.Kind == keyscan.Secret:
+			secrets = append(secrets, f.Value)
+		default:
+			ids = append(ids, f.Value)
+		}
+	}
+	owners, secretOwners := map[string]broker.KeyOwner{}, map[string]string{}
+	if b != nil {
+		owners = b.KeyOwners(ctx, ids, rep.Keys, opt)
+		secretOwners = b.SecretProfiles(secrets, rep.Keys)
+	}
+	for _, f := range found {
+		af := auditFinding{Finding: f}
+		if f.Kind == keyscan.Secret {
+			if p, ok := secretOwners[f.Value]; ok {
+				af.Profile, af.Yours = p, true
+			}
+		} else {
+			af.KeyOwner = owners[f.Value]
+			if af.Account == "" && af.Problem == "" && !f.Example {
+				af.Problem = "no keychain to ask STS with"
+			}
+			if c.Bool("show-ids") {
+				af.Masked = f.Value
+			}
+		}
+		if !f.Example {
+			rep.Found++
+		}
+		rep.Findings = append(rep.Findings, af)
+	}
+	for _, k := range rep.Keys {
+		if k.Root {
+			rep.Found++
+			fmt.Fprintf(stderr, "warning: profile %q holds an access key of the AWS account's ROOT USER (%s): it can do anything in the account and no policy limits it; use an IAM user's key, and deactivate and delete the root key\n", k.Profile, k.Account)
+		}
+	}
+	if c.Bool("show-ids") && b != nil {
+		showStoredIDs(b, rep.Keys)
+	}
+
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if err := writeAudit(c.App.Writer, rep); err != nil {
+		return err
+	}
+	if rep.Found > 0 {
+		fmt.Fprintf(stderr, "audit: %d finding(s); %d file(s) scanned\n", rep.Found, rep.Files)
+		return exitCode(auditFound)
+	}
+	fmt.Fprintf(stderr, "audit: nothing found; %d file(s) scanned\n", rep.Files)
+	return nil
+}
+
+// showStoredIDs unmasks the stored keys' IDs (--show-ids).
+func showStoredIDs(b *broker.Broker, keys []broker.KeyAudit) {
+	for i := range keys {
+		if k, err := b.Vault.Key(keys[i].Profile); err == nil {
+			keys[i].KeyID = k.AccessKeyID
+		}
+	}
+}
+
+// auditPaths are the PATH arguments, or the AWS credentials and config
+// files that exist. A PATH given that does not exist is an error.
+func auditPaths(args []string) ([]string, error) {
+	for _, p := range args {
+		if _, err := os.Stat(p); err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", p, errors.Unwrap(err))}
+		}
+	}
+	if len(args) > 0 {
+		return args, nil
+	}
+	var paths []string
+	creds, err := credentialsPath()
+	if err != nil {
+		return nil, err
+	}
+	config, err := configPath()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []string{creds, config} {
+		if _, err := os.Stat(p); err == nil {
+			paths = append(paths, p)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return paths, nil
+}
+
+// credentialsPath is $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials.
+func credentialsPath() (string, error) {
+	if p := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the AWS credentials file: %w", err)
+	}
+	return filepath.Join(home, ".aws", "credentials"), nil
+}
+
+var kindNames = map[keyscan.Kind]string{
+	keyscan.LongTermKeyID:  "access key ID",
+	keyscan.TemporaryKeyID: "temporary access key ID",
+	keyscan.Secret:         "secret access key",
+}
+
+func writeAudit(out io.Writer, rep auditReport) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if len(rep.Keys) > 0 {
+		fmt.Fprintln(w, "PROFILE\tKEY\tACCOUNT\tAGE\tSTATUS\tLAST USED\tNOTE")
+		for _, k := range rep.Keys {
+			age, status, used := "-", "-", "-"
+			if k.AgeDays != nil {
+				age = fmt.Sprintf("%dd", *k.AgeDays)
+			}
+			var notes []string
+			if k.Root {
+				notes = append(notes, "ROOT USER KEY: replace it with an IAM user's key")
+			}
+			if k.OverMaxAge() {
+				notes = append(notes, fmt.Sprintf("older than %d days: rotate it", k.MaxAgeDays))
+			}
+			if k.IAM != nil {
+				status, used = k.IAM.Status, "never"
+				if k.IAM.LastUsed != nil {
+					used = k.IAM.LastUsed.Format("2006-01-02")
+					if k.IAM.LastService != "" {
+						used += " " + k.IAM.LastService
+					}
+				}
+			}
+			notes = append(notes, k.Problems...)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Profile, k.KeyID, orDash(k.Account), age, status, used,
+				oneLine(strings.Join(notes, "; ")))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if len(rep.Findings) > 0 {
+			fmt.Fprintln(out)
+		}
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(out, "%s:%d: %s %s: %s\n", f.Path, f.Line, kindNames[f.Kind], f.Masked, ownerText(f))
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(out, "%s: skipped: %s\n", s.Path, s.Reason)
+	}
+	return nil
+}
+
+func ownerText(f auditFinding) string {
+	switch {
+	case f.Example:
+		return "AWS documentation example, not counted"
+	case f.Kind == keyscan.Secret && f.Profile != "":
+		return fmt.Sprintf("the secret of your stored key for profile %q", f.Profile)
+	case f.Kind == keyscan.Secret:
+		return "a secret in plain text"
+	case f.Profile != "":
+		return fmt.Sprintf("account %s, yours: the stored key of profile %q", f.Account, f.Profile)
+	case f.Account != "" && f.Yours:
+		return fmt.Sprintf("account %s, yours: the account of a stored key", f.Account)
+	case f.Account != "":
+		return fmt.Sprintf("account %s, not one of your stored keys' accounts", f.Account)
+	}
+	return "account unknown (" + f.Problem + ")"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

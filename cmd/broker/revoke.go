@@ -1,12 +1,104 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"time"
 
+	"github.com/broker-dev/broker/broker"
 	"github.com/urfave/cli/v2"
 )
 
-// Placeholder while revoke is written; replaced wholesale by its implementation.
 func revokeCommand() *cli.Command {
-	return &cli.Command{Name: "revoke", Hidden: true, Action: func(*cli.Context) error { return errors.New("revoke: not built yet") }}
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "deactivate a profile's access key at once, as when it is exposed",
+		ArgsUsage: "PROFILE",
+		Description: "Deactivates the profile's key in IAM and drops every session cached from it, so broker\n" +
+			"stops handing them out. When the IAM user has a free key slot, a replacement is created,\n" +
+			"checked and stored first, so the profile keeps working. The revoked key stays inactive\n" +
+			"(not deleted) so that what it did can be looked up; broker prints how.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
+			mfaTokenFlag,
+		},
+		BashComplete: completeProfiles,
+		Action:       runRevoke,
+	}
+}
+
+func runRevoke(c *cli.Context) error {
+	name, err := profileArg(c)
+	if err != nil {
+		return err
+	}
+	b, err := newBroker(c)
+	if err != nil {
+		return err
+	}
+	root, key, err := storedKey(b, name)
+	if err != nil {
+		return err
+	}
+	question := fmt.Sprintf("Deactivate the access key %s of profile %q now? (A replacement is made first if the IAM user has a free key slot.)",
+		broker.MaskKeyID(key.AccessKeyID), root)
+	if err := confirmed(c.Bool("yes"), question); err != nil {
+		return err
+	}
+	ctx, stop := signalContext(c)
+	defer stop()
+	res, err := b.Revoke(ctx, name, broker.RevokeOptions{})
+	printInterrupted(c.App.ErrWriter, res.Resumed, res.Orphan)
+	if err != nil {
+		if res.NewKeyID != "" {
+			return withHint(err, "run `broker revoke %s` again to finish: the keychain already holds the replacement", name)
+		}
+		return err
+	}
+	w := c.App.ErrWriter
+	fmt.Fprintf(w, "Deactivated access key %s of IAM user %s.\n", broker.MaskKeyID(res.KeyID), res.User)
+	if res.NewKeyID != "" {
+		fmt.Fprintf(w, "Profile %q now uses a new key %s, checked and in the keychain.\n", res.Profile, broker.MaskKeyID(res.NewKeyID))
+	}
+	fmt.Fprintf(w, "Dropped %d cached session(s) minted from it: broker no longer hands them out.\n", res.Sessions)
+
+	fmt.Fprintln(w, "\nWhat remains to do:")
+	if !res.LatestExpiry.IsZero() {
+		fmt.Fprintf(w, "  - Sessions already issued from the key stay valid until they expire; the last one broker knows of\n"+
+			"    expires at %s. Deactivating a key does not end them.\n", res.LatestExpiry.UTC().Format(time.RFC3339))
+	} else {
+		fmt.Fprintln(w, "  - Sessions already issued from the key stay valid until they expire (up to 36 hours);\n"+
+			"    broker had none cached. Deactivating a key does not end them.")
+	}
+	switch {
+	case res.NewKeyID != "":
+		fmt.Fprintf(w, "  - When you are done investigating, delete the revoked key: broker keys delete %s %s\n", res.Profile, res.KeyID)
+	case res.NoSlot:
+		fmt.Fprintf(w, "  - Profile %q has NO working key now: IAM user %s already had two keys, so no replacement was made.\n"+
+			"    Delete the key you do not need (`broker keys` needs a working key, so use the IAM console),\n"+
+			"    create a new access key there and store it with `broker add %s`; then `broker rotate` works again.\n",
+			res.Profile, res.User, res.Profile)
+	default:
+		fmt.Fprintf(w, "  - Profile %q has NO working key now: making a replacement failed (%s).\n"+
+			"    Create a new access key in the IAM console and store it with `broker add %s`.\n",
+			res.Profile, oneLine(fmt.Sprint(res.ReplaceErr)), res.Profile)
+	}
+	since := res.KeyCreated
+	if since.IsZero() {
+		since = time.Now().AddDate(0, 0, -90)
+	}
+	fmt.Fprintf(w, "  - See what the key did (CloudTrail event history covers 90 days; run it in each region used%s):\n"+
+		"    aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=%s --start-time %s\n",
+		lastUsedNote(res), res.KeyID, since.UTC().Format(time.RFC3339))
+	return nil
+}
+
+func lastUsedNote(res broker.RevokeResult) string {
+	if res.LastUsed == nil {
+		return ""
+	}
+	note := ", last used " + res.LastUsed.UTC().Format(time.RFC3339)
+	if res.LastRegion != "" {
+		note += " in " + res.LastRegion
+	}
+	return note
 }

@@ -1,0 +1,350 @@
+// Package credfile reads the AWS shared credentials file
+// (~/.aws/credentials, AWS_SHARED_CREDENTIALS_FILE) and removes long-term
+// keys from it in place, leaving every other byte as it was.
+//
+// The dialect is the AWS CLI's: sections are [NAME] (not [profile NAME]),
+// lines are `key = value`, '#' and ';' start comment lines, keys compare
+// case-insensitively (botocore lowercases them), and an indented line after
+// a key continues it (Python's configparser). A '#' or ';' after a blank
+// ends a value, as in awsconfig. Anything else is a *SyntaxError, which
+// never quotes the line: it may hold a secret.
+package credfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxFileSize is the largest credentials file Read accepts.
+const MaxFileSize = 16 << 20
+
+// Keys of the credentials file that this package reads.
+const (
+	KeyID        = "aws_access_key_id"
+	KeySecret    = "aws_secret_access_key"
+	KeyToken     = "aws_session_token"
+	keySecurity  = "aws_security_token" // botocore's old name for the token
+	maxNameBytes = 256
+)
+
+// SyntaxError reports a line the AWS CLI would refuse.
+type SyntaxError struct {
+	Path string
+	Line int // 1-based
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
+
+// ErrChanged means the file changed between Read and Rewrite.
+var ErrChanged = errors.New("the credentials file changed while broker was working on it: nothing was written")
+
+// File is a parsed credentials file; Data is its bytes.
+type File struct {
+	Path     string
+	Data     []byte
+	Mode     fs.FileMode // permission bits, kept by Rewrite
+	Sections []Section   // in file order, duplicates included
+}
+
+// Section is one [NAME] section.
+type Section struct {
+	Name  string
+	Line  int // of the header
+	start int // offset of the header line
+	next  int // offset after the header line
+	Keys  []Key
+}
+
+// Key is one `key = value` line with its continuation lines.
+type Key struct {
+	Name      string // lowercased
+	Value     string // trimmed; continuation lines make it multi-line
+	Line      int
+	start     int // offset of the line
+	next      int // offset after its last continuation line
+	Continued bool
+}
+
+// Entry is a profile's credentials as the file holds them.
+type Entry struct {
+	Profile         string
+	Line            int // of the aws_access_key_id line
+	AccessKeyID     string
+	SecretAccessKey string
+	HasToken        bool // aws_session_token or aws_security_token: temporary credentials
+	Problem         string
+}
+
+// Temporary reports whether the entry is temporary credentials, which
+// stay in the file.
+func (e Entry) Temporary() bool { return e.HasToken || strings.HasPrefix(e.AccessKeyID, "ASIA") }
+
+// Read reads and parses the file at path; a symlink is read where it
+// points, so Rewrite replaces the target and keeps the link.
+func Read(path string) (*File, error) {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than 16 MiB", path)
+	}
+	f, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	f.Mode = fi.Mode().Perm()
+	return f, nil
+}
+
+// Parse parses data, the contents of the credentials file at path.
+func Parse(path string, data []byte) (*File, error) {
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, &SyntaxError{path, 1, "binary data: not a credentials file"}
+	}
+	f := &File{Path: path, Data: data, Mode: 0o600}
+	var cur *Section
+	var last *Key // the key a continuation line extends
+	for off, num := 0, 1; off < len(data); num++ {
+		end, next := nextLine(data, off)
+		line := string(data[off:end])
+		trimmed := strings.TrimLeft(line, " \t")
+		indented := len(trimmed) < len(line)
+		switch {
+		case strings.TrimSpace(trimmed) == "" || trimmed[0] == '#' || trimmed[0] == ';':
+			// Blank lines and comments end nothing in configparser, but
+			// a continuation must follow its key directly here: keep it
+			// simple and never remove a comment.
+			last = nil
+		case indented && last != nil:
+			last.Value += "\n" + strings.TrimSpace(trimmed)
+			last.Continued = true
+			last.next = next
+		case trimmed[0] == '[':
+			closing := strings.IndexByte(trimmed, ']')
+			if closing < 0 {
+				return nil, &SyntaxError{path, num, "section header has no closing ']'"}
+			}
+			name := strings.TrimSpace(trimmed[1:closing])
+			if name == "" || len(name) > maxNameBytes {
+				return nil, &SyntaxError{path, num, "empty or overlong section name"}
+			}
+			f.Sections = append(f.Sections, Section{Name: name, Line: num, start: off, next: next})
+			cur, last = &f.Sections[len(f.Sections)-1], nil
+		default:
+			eq := strings.IndexByte(trimmed, '=')
+			if eq < 0 {
+				return nil, &SyntaxError{path, num, "line is not a [section] header, a comment, or key = value"}
+			}
+			name := strings.ToLower(strings.TrimSpace(trimmed[:eq]))
+			if name == "" {
+				return nil, &SyntaxError{path, num, "key = value line with no key before '='"}
+			}
+			if cur == nil {
+				return nil, &SyntaxError{path, num, fmt.Sprintf("key %q before any section header", name)}
+			}
+			cur.Keys = append(cur.Keys, Key{Name: name, Value: value(trimmed[eq+1:]), Line: num, start: off, next: next})
+			last = &cur.Keys[len(cur.Keys)-1]
+		}
+		off = next
+	}
+	return f, nil
+}
+
+// value trims v and drops an inline comment: '#' or ';' after a blank.
+func value(v string) string {
+	for i := 1; i < len(v); i++ {
+		if (v[i] == '#' || v[i] == ';') && (v[i-1] == ' ' || v[i-1] == '\t') {
+			v = v[:i]
+			break
+		}
+	}
+	return strings.TrimSpace(v)
+}
+
+// nextLine returns the end of the line at off (before "\r\n" or "\n") and
+// the start of the next one.
+func nextLine(data []byte, off int) (end, next int) {
+	nl := bytes.IndexByte(data[off:], '\n')
+	if nl < 0 {
+		end, next = len(data), len(data)
+	} else {
+		end, next = off+nl, off+nl+1
+	}
+	if end > off && data[end-1] == '\r' {
+		end--
+	}
+	return end, next
+}
+
+// Entries returns, per profile name in file order, the credentials the file
+// holds. Problem is set for a profile broker must not import: a key or
+// section given twice, a value continued over several lines, or a missing
+// half of the pair.
+func (f *File) Entries() []Entry {
+	var order []string
+	byName := map[string]*Entry{}
+	counts := map[string]map[string]int{}
+	for _, s := range f.Sections {
+		e, ok := byName[s.Name]
+		if !ok {
+			e = &Entry{Profile: s.Name}
+			byName[s.Name] = e
+			counts[s.Name] = map[string]int{}
+			order = append(order, s.Name)
+		}
+		for _, k := range s.Keys {
+			switch k.Name {
+			case KeyID, KeySecret:
+				counts[s.Name][k.Name]++
+				if k.Continued {
+					e.Problem = k.Name + " continues over several lines"
+				}
+				if k.Name == KeyID {
+					e.AccessKeyID, e.Line = k.Value, k.Line
+				} else {
+					e.SecretAccessKey = k.Value
+				}
+			case KeyToken, keySecurity:
+				e.HasToken = true
+			}
+		}
+	}
+	var out []Entry
+	for _, name := range order {
+		e, c := byName[name], counts[name]
+		if c[KeyID] == 0 && c[KeySecret] == 0 {
+			continue
+		}
+		switch {
+		case e.Problem != "":
+		case c[KeyID] > 1 || c[KeySecret] > 1:
+			e.Problem = "the key is given more than once"
+		case c[KeyID] == 0:
+			e.Problem = "aws_secret_access_key without aws_access_key_id"
+		case c[KeySecret] == 0:
+			e.Problem = "aws_access_key_id without aws_secret_access_key"
+		}
+		out = append(out, *e)
+	}
+	return out
+}
+
+// Without returns the file's bytes without the aws_access_key_id and
+// aws_secret_access_key lines (and their continuation lines) of the named
+// profiles. A section left with no key at all loses its header line too;
+// comments and blank lines always stay. Every other byte is kept: the
+// result is the input with some whole lines taken out.
+func (f *File) Without(profiles ...string) []byte {
+	drop := map[string]bool{}
+	for _, p := range profiles {
+		drop[p] = true
+	}
+	type span struct{ start, end int }
+	var cuts []span
+	for _, s := range f.Sections {
+		if !drop[s.Name] {
+			continue
+		}
+		removed := 0
+		for _, k := range s.Keys {
+			if k.Name == KeyID || k.Name == KeySecret {
+				cuts = append(cuts, span{k.start, k.next})
+				removed++
+			}
+		}
+		if removed == len(s.Keys) {
+			cuts = append(cuts, span{s.start, s.next})
+		}
+	}
+	keep := make([]bool, len(f.Data))
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, c := range cuts {
+		for i := c.start; i < c.end; i++ {
+			keep[i] = false
+		}
+	}
+	out := make([]byte, 0, len(f.Data))
+	for i, b := range f.Data {
+		if keep[i] {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Rewrite replaces the file with data, atomically: a temporary file in the
+// same directory (never anywhere else: it holds what remains of the file),
+// fsync, rename; the file keeps its mode. The temporary file is removed on
+// any failure, and nothing is written if the file no longer holds what Read
+// saw (ErrChanged). No backup is left behind.
+func (f *File) Rewrite(data []byte) error {
+	now, err := os.ReadFile(f.Path)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(now, f.Data) {
+		return ErrChanged
+	}
+	return writeAtomic(f.Path, data, f.Mode)
+}
+
+func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	// Chmod before writing: the data is never readable more widely than the file was.
+	if err = tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

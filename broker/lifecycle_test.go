@@ -1,0 +1,212 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/99designs/keyring"
+	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/internal/moto"
+	"github.com/broker-dev/broker/mfa"
+	"github.com/broker-dev/broker/vault"
+)
+
+// These tests run the key lifecycle against moto's IAM and STS, with an
+// in-memory keychain and a token source that counts the codes it gives.
+
+// codes is a TokenSource that counts how often a code was asked for.
+type codes struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *codes) Code(context.Context, mfa.Request) (string, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return "123456", false, nil
+}
+
+func (c *codes) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// keyWorld is moto with user alice, her key stored for profile dev.
+type keyWorld struct {
+	t     *testing.T
+	aws   *moto.Server
+	b     *Broker
+	codes *codes
+	key   vault.Key // the first key
+}
+
+const testUser = "alice"
+
+func newKeyWorld(t *testing.T, config string) *keyWorld {
+	t.Helper()
+	srv := moto.Start(t)
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	id, secret := srv.NewUserKey(t, testUser)
+	serial := srv.NewMFADevice(t, testUser)
+	path := filepath.Join(t.TempDir(), "config")
+	text := "[profile dev]\nregion = eu-west-1\nmfa_serial = " + serial + "\n" + config
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := awsconfig.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &keyWorld{t: t, aws: srv, codes: &codes{}, key: vault.Key{AccessKeyID: id, SecretAccessKey: secret, Added: time.Now().UTC()}}
+	w.b = &Broker{
+		Config:  cfg,
+		Vault:   vault.New(keyring.NewArrayKeyring(nil), "test"),
+		MFA:     w.codes,
+		Clients: DefaultClients(),
+		LockDir: t.TempDir(),
+	}
+	if err := w.b.Vault.SetKey("dev", w.key); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// stored is the key the keychain holds for dev.
+func (w *keyWorld) stored() vault.Key {
+	w.t.Helper()
+	k, err := w.b.Vault.Key("dev")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return k
+}
+
+// checkInvariants: the keychain's key is active in IAM, and the user has at
+// most two keys.
+func (w *keyWorld) checkInvariants(when string) map[string]string {
+	w.t.Helper()
+	keys := w.aws.AccessKeys(w.t, testUser)
+	if status := keys[w.stored().AccessKeyID]; status != StatusActive {
+		w.t.Errorf("%s: the keychain's key is %q in IAM, want Active", when, status)
+	}
+	if len(keys) > MaxKeysPerUser {
+		w.t.Errorf("%s: the user has %d keys", when, len(keys))
+	}
+	return keys
+}
+
+// checkRotated: exactly one key, active, the stored one, and no journal.
+func (w *keyWorld) checkRotated(when, oldID string) {
+	w.t.Helper()
+	keys := w.checkInvariants(when)
+	stored := w.stored().AccessKeyID
+	if len(keys) != 1 || stored == oldID {
+		w.t.Errorf("%s: keys %v, stored %s; want only a new stored key", when, keys, stored)
+	}
+	if _, err := w.b.Vault.Rotation("dev"); !errors.Is(err, vault.ErrNotFound) {
+		w.t.Errorf("%s: a rotation journal is left: %v", when, err)
+	}
+}
+
+func TestKeysList(t *testing.T) {
+	w := newKeyWorld(t, "broker_key_max_age = 120\n")
+	otherID, _ := w.aws.NewUserKey(t, testUser) // never used
+	ctx := t.Context()
+	l, err := w.b.Lifecycle(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.User.UserName != testUser || w.codes.count() != 1 {
+		t.Fatalf("user %q after %d codes", l.User.UserName, w.codes.count())
+	}
+	maxAge, err := w.b.MaxKeyAge("dev")
+	if err != nil || maxAge != 120 {
+		t.Fatalf("MaxKeyAge = %d, %v; want the profile's 120", maxAge, err)
+	}
+	later := time.Now().Add(100 * 24 * time.Hour)
+	w.b.Now = func() time.Time { return later }
+	for _, c := range []struct {
+		maxAge int
+		over   bool
+	}{{maxAge, false}, {DefaultKeyMaxAge, true}} {
+		list, err := l.Keys(ctx, c.maxAge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if list.User != testUser || len(list.Keys) != 2 {
+			t.Fatalf("Keys = %+v", list)
+		}
+		for _, k := range list.Keys {
+			if k.Status != StatusActive || k.AgeDays != 100 || k.OverMaxAge != c.over || k.Created.IsZero() {
+				t.Errorf("key %s: %+v; want active, 100 days old, over %d days %v", k.ID, k, c.maxAge, c.over)
+			}
+			switch k.ID {
+			case w.key.AccessKeyID: // GetCallerIdentity used it
+				if !k.InKeychain || k.LastUsed == nil || k.LastService != "sts" || k.LastRegion == "" {
+					t.Errorf("stored key: %+v; want in the keychain, last used with sts", k)
+				}
+			case otherID:
+				if k.InKeychain || k.LastUsed != nil || k.LastService != "" {
+					t.Errorf("unused key: %+v", k)
+				}
+			default:
+				t.Errorf("unknown key %s", k.ID)
+			}
+		}
+	}
+}
+
+func TestKeyChanges(t *testing.T) {
+	w := newKeyWorld(t, "")
+	otherID, _ := w.aws.NewUserKey(t, testUser)
+	ctx := t.Context()
+	l, err := w.b.Lifecycle(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := w.key.AccessKeyID
+	refusals := []struct {
+		action KeyAction
+		id     string
+		want   error
+	}{
+		{ActionDelete, otherID, ErrKeyActive},
+		{ActionDeactivate, stored, ErrKeyInUse},
+		{ActionDelete, stored, ErrKeyActive},
+		{ActionActivate, "AKIAAAAAAAAAAAAAAAAA", ErrKeyNotUsers},
+	}
+	for _, r := range refusals {
+		if _, err := l.ChangeKey(ctx, r.action, r.id, false); !errors.Is(err, r.want) {
+			t.Errorf("%s %s: %v, want %v", r.action, r.id, err, r.want)
+		}
+	}
+	if keys := w.aws.AccessKeys(t, testUser); keys[stored] != StatusActive || keys[otherID] != StatusActive {
+		t.Fatalf("refusals changed keys: %v", keys)
+	}
+	for _, step := range []struct {
+		action KeyAction
+		want   string
+	}{{ActionDeactivate, StatusInactive}, {ActionActivate, StatusActive}, {ActionDeactivate, StatusInactive}, {ActionDelete, ""}} {
+		if _, err := l.ChangeKey(ctx, step.action, otherID, false); err != nil {
+			t.Fatalf("%s: %v", step.action, err)
+		}
+		if got := w.aws.AccessKeys(t, testUser)[otherID]; got != step.want {
+			t.Fatalf("after %s the key is %q, want %q", step.action, got, step.want)
+		}
+	}
+	// --force deactivates the keychain's own key and drops its sessions.
+	ch, err := l.ChangeKey(ctx, ActionDeactivate, stored, true)
+	if err != nil || ch.Sessions != 1 {
+		t.Fatalf("forced deactivate: %+v, %v; want the MFA session dropped", ch, err)
+	}
+	if got := w.aws.AccessKeys(t, testUser)[stored]; got != StatusInactive {
+		t.Fatalf("forced deactivate left the key %q", got)
+	}
+}

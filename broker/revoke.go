@@ -1,0 +1,113 @@
+package broker
+
+import (
+	"context"
+	"time"
+)
+
+// Revocation is the console's response to an exposed key: deactivate it at
+// once and stop handing out the sessions cached from it. When the user has a
+// free key slot, a replacement is minted, verified and stored first (the
+// rotation machinery, journal included, keeping the old key inactive rather
+// than deleting it, so that what it did can still be looked up), so the
+// profile keeps working. Without a free slot the key is deactivated at once
+// and the profile has no working key until the user makes one.
+//
+// An interrupted rotation found in the journal was replacing this very key:
+// revoke finishes it, leaving the old key inactive, which is the revocation
+// asked for. One interrupted while creating is undone first.
+
+// RevokeOptions shape a revocation.
+type RevokeOptions struct {
+	afterStep  func(step string) error // test hook, as in RotateOptions
+	verifyWait time.Duration
+}
+
+// RevokeResult is what a revocation did, and what the person must know to
+// finish the job.
+type RevokeResult struct {
+	Profile      string
+	User         string
+	KeyID        string     // the revoked key, now inactive
+	KeyCreated   time.Time  // zero if IAM no longer lists it
+	LastUsed     *time.Time // when IAM saw it last, nil if never
+	LastRegion   string     // where, "" if never
+	NewKeyID     string     // the replacement now in the keychain, "" if none
+	NoSlot       bool       // the user had two keys: no replacement was made
+	ReplaceErr   error      // why no replacement was made though a slot was free
+	Resumed      string     // the state of an interrupted rotation finished
+	Orphan       string     // a key left by an interrupted rotation and deleted
+	Sessions     int        // cached sessions of the key dropped
+	LatestExpiry time.Time  // when the last of them expires: issued sessions stay valid until then
+}
+
+// Revoke deactivates the key behind profile name.
+func (b *Broker) Revoke(ctx context.Context, name string, opts RevokeOptions) (RevokeResult, error) {
+	unlock, err := b.lockKeys(ctx, name)
+	if err != nil {
+		return RevokeResult{}, err
+	}
+	defer unlock()
+	l, err := b.Lifecycle(ctx, name)
+	if err != nil {
+		return RevokeResult{}, err
+	}
+	return l.revoke(ctx, opts)
+}
+
+// revoke deactivates the keychain's key, replacing it first when it can.
+// The caller holds lockKeys.
+func (l *Lifecycle) revoke(ctx context.Context, opts RevokeOptions) (RevokeResult, error) {
+	res := RevokeResult{Profile: l.Profile, User: l.User.UserName, KeyID: l.Key.AccessKeyID}
+	ro := RotateOptions{KeepOld: true, afterStep: opts.afterStep, verifyWait: opts.verifyWait}
+	var rr RotateResult
+	j, found, err := l.journal(ctx, &rr)
+	res.Resumed, res.Orphan = rr.Resumed, rr.Orphan
+	if err != nil {
+		return res, err
+	}
+	keys, err := l.listKeys(ctx)
+	if err != nil {
+		return res, err
+	}
+	if found {
+		res.KeyID = j.OldKeyID
+	}
+	if k, ok := findKey(keys, res.KeyID); ok {
+		res.KeyCreated = k.Created
+		if err := l.lastUsed(ctx, &k); err != nil {
+			return res, err
+		}
+		res.LastUsed, res.LastRegion = k.LastUsed, k.LastRegion
+	}
+	switch {
+	case found:
+		rr, err = l.finish(ctx, j, ro, rr)
+		return res.from(rr), err
+	case len(keys) < MaxKeysPerUser:
+		rr, err = l.start(ctx, ro, rr)
+		if err == nil || rr.switched {
+			// Failed after the switch: the journal lets the next revoke finish.
+			return res.from(rr), err
+		}
+		l.b.debugf("no replacement for the key of profile %q: %v", l.Profile, err)
+		res.ReplaceErr = err
+	default:
+		res.NoSlot = true
+	}
+	// No replacement: deactivate at once.
+	if err := l.setStatus(ctx, res.KeyID, StatusInactive); err != nil {
+		return res, err
+	}
+	res.Sessions, res.LatestExpiry, err = l.dropSessions(res.KeyID)
+	return res, err
+}
+
+func (res RevokeResult) from(rr RotateResult) RevokeResult {
+	res.NewKeyID = rr.NewKeyID
+	res.Sessions, res.LatestExpiry = rr.Sessions, rr.LatestExpiry
+	if rr.Orphan != "" {
+		res.Orphan = rr.Orphan
+	}
+	return res
+}

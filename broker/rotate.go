@@ -1,0 +1,399 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/broker-dev/broker/vault"
+)
+
+// Rotation is the console's zero-downtime flow as one command, journaled in
+// the keychain (vault.Rotation) so that a broker killed at any point leaves
+//   - the keychain holding a key that is active in IAM,
+//   - the user with at most two keys,
+//   - a journal from which the next rotate finishes or undoes the work.
+//
+// The steps, each followed by the test hook afterStep:
+//
+//	begin       journal "creating" (old key, the keys the user has)
+//	create      CreateAccessKey answered; the secret is only in memory
+//	record      journal "created" with the new key and its secret
+//	verify      GetCallerIdentity signed by the new key names the same user
+//	switch      the keychain holds the new key
+//	switched    journal "switched"
+//	drop        sessions cached from the old key dropped
+//	deactivate  old key Inactive
+//	deactivated journal "deactivated"
+//	delete      old key deleted (skipped with KeepOld)
+//	finish      journal removed
+//
+// Resuming from the journal: "creating" means the new key's secret may be
+// lost, so any key of the user that is neither the stored key nor one of
+// those known at the start is deleted (the orphan) and the rotation starts
+// over; a later state continues where it stopped. Each step is safe to
+// repeat. IAM calls after the switch still use the MFA session minted from
+// the old key: sessions already issued outlive the key's deactivation, so one
+// code serves the whole rotation.
+const (
+	stepBegin       = "begin"
+	stepCreate      = "create"
+	stepRecord      = "record"
+	stepVerify      = "verify"
+	stepSwitch      = "switch"
+	stepSwitched    = "switched"
+	stepDrop        = "drop"
+	stepDeactivate  = "deactivate"
+	stepDeactivated = "deactivated"
+	stepDelete      = "delete"
+	stepFinish      = "finish"
+)
+
+// rotateSteps lists the steps in order, for tests.
+var rotateSteps = []string{stepBegin, stepCreate, stepRecord, stepVerify, stepSwitch, stepSwitched,
+	stepDrop, stepDeactivate, stepDeactivated, stepDelete, stepFinish}
+
+// Journal states.
+const (
+	stateCreating    = "creating"
+	stateCreated     = "created"
+	stateSwitched    = "switched"
+	stateDeactivated = "deactivated"
+)
+
+// defaultVerifyWait bounds how long the new key may take to work: IAM is
+// eventually consistent, and a new key usually works within seconds.
+const defaultVerifyWait = 10 * time.Second
+
+// RotateOptions shape a rotation.
+type RotateOptions struct {
+	KeepOld        bool // leave the old key inactive for a grace period instead of deleting it
+	DeleteInactive bool // with two keys, delete the other one if it is inactive, to free a slot
+
+	afterStep  func(step string) error // test hook: an error stops the rotation there, as a crash would
+	verifyWait time.Duration           // 0: defaultVerifyWait
+}
+
+// RotateResult is what a rotation did.
+type RotateResult struct {
+	Profile         string
+	User            string
+	OldKeyID        string
+	NewKeyID        string
+	OldDeleted      bool      // false with KeepOld: the old key is left inactive
+	DeletedInactive string    // the inactive spare deleted to free a slot (DeleteInactive)
+	Resumed         string    // the state of an interrupted rotation found, "" if none
+	Orphan          string    // a key left by an interrupted rotation and deleted
+	Sessions        int       // cached sessions of the old key dropped
+	LatestExpiry    time.Time // when the last of those expires
+	switched        bool      // the keychain holds the new key
+}
+
+// KeyLimitError refuses to create a key for a user who has MaxKeysPerUser.
+type KeyLimitError struct {
+	Profile string
+	User    string
+	Keys    []AccessKey
+}
+
+func (e *KeyLimitError) Error() string {
+	var parts []string
+	for _, k := range e.Keys {
+		s := fmt.Sprintf("%s %s", MaskKeyID(k.ID), strings.ToLower(k.Status))
+		if k.InKeychain {
+			s += ", in the keychain"
+		}
+		parts = append(parts, s)
+	}
+	return fmt.Sprintf("IAM user %q already has %d access keys, the most IAM allows, and a new one needs a free slot (%s); nothing changed",
+		e.User, len(e.Keys), strings.Join(parts, "; "))
+}
+
+// Spare returns the key that is not the keychain's: the one to remove.
+func (e *KeyLimitError) Spare() (AccessKey, bool) {
+	for _, k := range e.Keys {
+		if !k.InKeychain {
+			return k, true
+		}
+	}
+	return AccessKey{}, false
+}
+
+// Rotate replaces the key behind profile name with a new one.
+func (b *Broker) Rotate(ctx context.Context, name string, opts RotateOptions) (RotateResult, error) {
+	unlock, err := b.lockKeys(ctx, name)
+	if err != nil {
+		return RotateResult{}, err
+	}
+	defer unlock()
+	l, err := b.Lifecycle(ctx, name)
+	if err != nil {
+		return RotateResult{}, err
+	}
+	return l.rotate(ctx, opts)
+}
+
+// lockKeys takes the cross-process lock on the key of profile name, held
+// while a rotation or revocation runs: two at once would each take the
+// other's new key for an orphan. The OS drops the lock of a killed process.
+func (b *Broker) lockKeys(ctx context.Context, name string) (unlock func(), err error) {
+	p, err := b.Plan(name)
+	if err != nil {
+		return nil, err
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	unlock, err = lock(waitCtx, b.LockDir, "keys-"+hashOf("keys", p.Root))
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, &LockTimeoutError{Profile: p.Root}
+	}
+	return unlock, err
+}
+
+// rotate finishes or undoes an interrupted rotation, then rotates (unless it
+// finished one: that was the rotation asked for). The caller holds lockKeys.
+func (l *Lifecycle) rotate(ctx context.Context, opts RotateOptions) (RotateResult, error) {
+	res := RotateResult{Profile: l.Profile, User: l.User.UserName}
+	j, found, err := l.journal(ctx, &res)
+	if err != nil {
+		return res, err
+	}
+	if found {
+		return l.finish(ctx, j, opts, res)
+	}
+	return l.start(ctx, opts, res)
+}
+
+// journal reads the journal of an interrupted rotation. One in state
+// "creating" is undone here (found is then false); so is one that no longer
+// matches the keychain: someone stored another key since, or the old key
+// again after the switch (`broker add`). The keychain's key is never touched.
+func (l *Lifecycle) journal(ctx context.Context, res *RotateResult) (vault.Rotation, bool, error) {
+	j, err := l.b.Vault.Rotation(l.Profile)
+	if errors.Is(err, vault.ErrNotFound) {
+		return vault.Rotation{}, false, nil
+	}
+	if err != nil {
+		return vault.Rotation{}, false, err
+	}
+	res.Resumed = j.State
+	stored := l.Key.AccessKeyID
+	stale := stored != j.NewKey.AccessKeyID && (stored != j.OldKeyID || j.State != stateCreated)
+	if j.State == stateCreating || stale {
+		l.b.debugf("undoing the interrupted rotation of profile %q (state %s)", l.Profile, j.State)
+		orphan, err := l.undo(ctx, j)
+		res.Orphan = orphan
+		return vault.Rotation{}, false, err
+	}
+	return j, true, nil
+}
+
+// undo deletes the key an interrupted rotation created, if any, and drops
+// the journal. The orphan is a key that is neither the stored key nor one the
+// user had when the rotation began; its secret may be lost.
+func (l *Lifecycle) undo(ctx context.Context, j vault.Rotation) (orphan string, err error) {
+	keys, err := l.listKeys(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
+		if k.ID == l.Key.AccessKeyID {
+			continue // never the keychain's key
+		}
+		if k.ID != j.NewKey.AccessKeyID && (k.ID == j.OldKeyID || slices.Contains(j.Known, k.ID)) {
+			continue // the user had it before the rotation began
+		}
+		if err := l.deleteKey(ctx, k.ID); err != nil {
+			return "", err
+		}
+		orphan = k.ID
+	}
+	if err := l.b.Vault.RemoveRotation(l.Profile); err != nil {
+		return orphan, err
+	}
+	return orphan, nil
+}
+
+func (o RotateOptions) after(step string) error {
+	if o.afterStep == nil {
+		return nil
+	}
+	return o.afterStep(step)
+}
+
+// start checks the two-key limit, journals, creates the new key and keeps
+// its secret, then hands over to finish.
+func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateResult) (RotateResult, error) {
+	keys, err := l.listKeys(ctx)
+	if err != nil {
+		return res, err
+	}
+	if _, ok := findKey(keys, l.Key.AccessKeyID); !ok {
+		return res, fmt.Errorf("the keychain's key %s of profile %q is not among the access keys of IAM user %q", MaskKeyID(l.Key.AccessKeyID), l.Profile, l.User.UserName)
+	}
+	if len(keys) >= MaxKeysPerUser {
+		limit := &KeyLimitError{Profile: l.Profile, User: l.User.UserName, Keys: keys}
+		spare, ok := limit.Spare()
+		if !opts.DeleteInactive || !ok || spare.Status != StatusInactive || len(keys) > MaxKeysPerUser {
+			return res, limit
+		}
+		if err := l.deleteKey(ctx, spare.ID); err != nil {
+			return res, err
+		}
+		res.DeletedInactive = spare.ID
+		keys = slices.DeleteFunc(keys, func(k AccessKey) bool { return k.ID == spare.ID })
+	}
+	j := vault.Rotation{
+		Profile: l.Profile, State: stateCreating, OldKeyID: l.Key.AccessKeyID,
+		KeepOld: opts.KeepOld, Started: l.b.now().UTC(),
+	}
+	for _, k := range keys {
+		j.Known = append(j.Known, k.ID)
+	}
+	if err := l.b.Vault.SetRotation(j); err != nil {
+		return res, err
+	}
+	if err := opts.after(stepBegin); err != nil {
+		return res, err
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	out, err := l.iam.CreateAccessKey(cctx, &iam.CreateAccessKeyInput{UserName: aws.String(l.User.UserName)})
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("creating a new access key for IAM user %q: %w", l.User.UserName, l.classify(err))
+		// IAM may have created it all the same (a lost answer): undo now, or next time.
+		if _, uerr := l.undo(ctx, j); uerr != nil {
+			l.b.debugf("undoing the failed creation: %v", uerr)
+		}
+		return res, err
+	}
+	if out.AccessKey == nil || out.AccessKey.AccessKeyId == nil || out.AccessKey.SecretAccessKey == nil {
+		return res, errors.New("IAM answered CreateAccessKey without a key")
+	}
+	newKey := vault.Key{
+		AccessKeyID: aws.ToString(out.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(out.AccessKey.SecretAccessKey),
+		Added: l.b.now().UTC(),
+	}
+	if err := opts.after(stepCreate); err != nil {
+		return res, err
+	}
+	j.State, j.NewKey = stateCreated, newKey
+	if err := l.b.Vault.SetRotation(j); err != nil {
+		// The secret cannot be kept: the key is useless, so take it back.
+		if _, uerr := l.undo(ctx, j); uerr != nil {
+			l.b.debugf("undoing the creation: %v", uerr)
+		}
+		return res, err
+	}
+	if err := opts.after(stepRecord); err != nil {
+		return res, err
+	}
+	return l.finish(ctx, j, opts, res)
+}
+
+// finish takes a journaled rotation from its state to the end.
+func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOptions, res RotateResult) (RotateResult, error) {
+	res.OldKeyID, res.NewKeyID = j.OldKeyID, j.NewKey.AccessKeyID
+	keepOld := j.KeepOld || opts.KeepOld
+	if j.State == stateCreated {
+		if l.Key.AccessKeyID != j.NewKey.AccessKeyID {
+			if err := l.verify(ctx, j.NewKey, opts.verifyWait); err != nil {
+				// The new key does not work: take it back; nothing else changed.
+				if _, uerr := l.undo(ctx, j); uerr != nil {
+					l.b.debugf("undoing the rotation: %v", uerr)
+				}
+				return res, err
+			}
+			if err := opts.after(stepVerify); err != nil {
+				return res, err
+			}
+			if err := l.b.Vault.SetKey(l.Profile, j.NewKey); err != nil {
+				return res, fmt.Errorf("storing the new key of profile %q: %w", l.Profile, err)
+			}
+			l.Key = j.NewKey
+			if err := opts.after(stepSwitch); err != nil {
+				return res, err
+			}
+		}
+		j.State = stateSwitched
+		if err := l.b.Vault.SetRotation(j); err != nil {
+			return res, err
+		}
+		if err := opts.after(stepSwitched); err != nil {
+			return res, err
+		}
+	}
+	res.switched = true
+	if j.State == stateSwitched {
+		n, latest, err := l.dropSessions(j.OldKeyID)
+		res.Sessions, res.LatestExpiry = n, latest
+		if err != nil {
+			return res, err
+		}
+		if err := opts.after(stepDrop); err != nil {
+			return res, err
+		}
+		if err := l.setStatus(ctx, j.OldKeyID, StatusInactive); err != nil && !isNoSuchEntity(err) {
+			return res, err
+		}
+		if err := opts.after(stepDeactivate); err != nil {
+			return res, err
+		}
+		j.State = stateDeactivated
+		if err := l.b.Vault.SetRotation(j); err != nil {
+			return res, err
+		}
+		if err := opts.after(stepDeactivated); err != nil {
+			return res, err
+		}
+	}
+	if !keepOld {
+		if err := l.deleteKey(ctx, j.OldKeyID); err != nil {
+			return res, err
+		}
+		res.OldDeleted = true
+		if err := opts.after(stepDelete); err != nil {
+			return res, err
+		}
+	}
+	if err := l.b.Vault.RemoveRotation(l.Profile); err != nil {
+		return res, err
+	}
+	return res, opts.after(stepFinish)
+}
+
+// verify waits until the new key works and names the same user, retrying
+// while IAM propagates it, for at most wait.
+func (l *Lifecycle) verify(ctx context.Context, k vault.Key, wait time.Duration) error {
+	if wait <= 0 {
+		wait = defaultVerifyWait
+	}
+	deadline := time.Now().Add(wait) // waiting on AWS, not logic a test steers
+	pause := 200 * time.Millisecond
+	for {
+		who, err := l.b.Identity(ctx, l.Profile, k)
+		if err == nil {
+			if who.ARN != l.User.ARN {
+				return fmt.Errorf("the new key %s belongs to %s, not %s", MaskKeyID(k.AccessKeyID), who.ARN, l.User.ARN)
+			}
+			return nil
+		}
+		var rejected *RejectedKeyError
+		if !errors.As(err, &rejected) || time.Now().Add(pause).After(deadline) {
+			return fmt.Errorf("the new key %s does not work: %w", MaskKeyID(k.AccessKeyID), err)
+		}
+		l.b.debugf("the new key is not accepted yet; trying again in %s", pause)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}

@@ -1,0 +1,170 @@
+package broker
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/broker-dev/broker/vault"
+)
+
+var errCrash = errors.New("injected crash")
+
+// TestRotateCrashSafety stops a rotation after each step in turn, as if
+// broker had been killed there, and checks that the keychain's key is still
+// active in IAM and the user has at most two keys; the next rotate then
+// completes: exactly one key, active and stored, no journal. Every rotate
+// asks for at most one MFA code.
+func TestRotateCrashSafety(t *testing.T) {
+	w := newKeyWorld(t, "")
+	ctx := t.Context()
+	for _, step := range rotateSteps {
+		old := w.stored().AccessKeyID
+		before := w.codes.count()
+		_, err := w.b.Rotate(ctx, "dev", RotateOptions{afterStep: func(s string) error {
+			if s == step {
+				return errCrash
+			}
+			return nil
+		}})
+		if !errors.Is(err, errCrash) {
+			t.Fatalf("crash after %s: rotate returned %v", step, err)
+		}
+		w.checkInvariants("after a crash at " + step)
+		if step == stepCreate {
+			// The new key's secret is lost: an orphan the next rotate deletes.
+			if n := len(w.aws.AccessKeys(t, testUser)); n != 2 {
+				t.Errorf("after a crash at create the user has %d keys, want 2", n)
+			}
+		}
+		res, err := w.b.Rotate(ctx, "dev", RotateOptions{})
+		if err != nil {
+			t.Fatalf("rotate after a crash at %s: %v", step, err)
+		}
+		if step == stepCreate && res.Orphan == "" {
+			t.Errorf("the orphan of a crash at create was not reported")
+		}
+		w.checkRotated("after resuming from "+step, old)
+		if n := w.codes.count() - before; n > 2 {
+			t.Errorf("crash at %s and resume asked %d codes, want one per command", step, n)
+		}
+		// Sessions are minted with the keychain's (new) key now.
+		if _, err := w.b.Credentials(ctx, "dev"); err != nil {
+			t.Fatal(err)
+		}
+		reqs := w.aws.Requests(t)
+		var last string
+		for _, r := range reqs {
+			if r.Action == "GetSessionToken" {
+				last = r.SigningKeyID
+			}
+		}
+		if last != w.stored().AccessKeyID {
+			t.Errorf("after resuming from %s the session was signed by %s, want the stored key", step, last)
+		}
+	}
+}
+
+func TestRotateOneCode(t *testing.T) {
+	w := newKeyWorld(t, "")
+	old := w.key.AccessKeyID
+	res, err := w.b.Rotate(t.Context(), "dev", RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OldKeyID != old || res.NewKeyID != w.stored().AccessKeyID || !res.OldDeleted || res.Sessions != 1 {
+		t.Errorf("result %+v", res)
+	}
+	w.checkRotated("after rotate", old)
+	if n := w.codes.count(); n != 1 {
+		t.Errorf("rotate asked %d MFA codes, want 1", n)
+	}
+	// The new key was checked with GetCallerIdentity signed by it; IAM
+	// calls were signed with the MFA session and named the user.
+	var verified bool
+	for _, r := range w.aws.Requests(t) {
+		switch {
+		case r.Action == "GetCallerIdentity" && r.SigningKeyID == res.NewKeyID:
+			verified = true
+		case r.Service == "iam" && (!r.SecurityToken || r.Params["UserName"] != testUser && r.Action != "GetAccessKeyLastUsed"):
+			t.Errorf("IAM %s: session token %v, UserName %q", r.Action, r.SecurityToken, r.Params["UserName"])
+		}
+	}
+	if !verified {
+		t.Error("the new key was not verified with GetCallerIdentity")
+	}
+}
+
+func TestRotateKeepOld(t *testing.T) {
+	w := newKeyWorld(t, "")
+	old := w.key.AccessKeyID
+	res, err := w.b.Rotate(t.Context(), "dev", RotateOptions{KeepOld: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := w.checkInvariants("after rotate --keep-old")
+	if res.OldDeleted || keys[old] != StatusInactive || len(keys) != 2 {
+		t.Errorf("keep-old: %+v, keys %v; want the old key inactive", res, keys)
+	}
+	// The next rotate refuses (two keys) unless it may delete the inactive spare.
+	var limit *KeyLimitError
+	if _, err := w.b.Rotate(t.Context(), "dev", RotateOptions{}); !errors.As(err, &limit) {
+		t.Fatalf("rotate with an inactive spare: %v, want KeyLimitError", err)
+	}
+	if spare, ok := limit.Spare(); !ok || spare.ID != old {
+		t.Errorf("Spare = %+v, want the old key", spare)
+	}
+	mid := w.stored().AccessKeyID
+	res, err = w.b.Rotate(t.Context(), "dev", RotateOptions{DeleteInactive: true})
+	if err != nil || res.DeletedInactive != old {
+		t.Fatalf("rotate --delete-inactive: %+v, %v", res, err)
+	}
+	w.checkRotated("after rotate --delete-inactive", mid)
+}
+
+func TestRotateTwoActiveKeysRefused(t *testing.T) {
+	w := newKeyWorld(t, "")
+	w.aws.NewUserKey(t, testUser)
+	before := w.aws.AccessKeys(t, testUser)
+	for _, opts := range []RotateOptions{{}, {DeleteInactive: true}} {
+		_, err := w.b.Rotate(t.Context(), "dev", opts)
+		var limit *KeyLimitError
+		if !errors.As(err, &limit) || len(limit.Keys) != 2 {
+			t.Fatalf("rotate %+v with two active keys: %v", opts, err)
+		}
+	}
+	after := w.aws.AccessKeys(t, testUser)
+	if len(after) != 2 || after[w.key.AccessKeyID] != StatusActive || w.stored() != w.key {
+		t.Errorf("a refused rotate changed things: %v → %v", before, after)
+	}
+	for id, s := range before {
+		if after[id] != s {
+			t.Errorf("key %s: %s → %s", id, s, after[id])
+		}
+	}
+	if _, err := w.b.Vault.Rotation("dev"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("a refused rotate left a journal: %v", err)
+	}
+}
+
+// Two rotations at once take turns (lockKeys): each would otherwise take the
+// other's new key for an orphan, or meet the two-key limit.
+func TestRotateConcurrent(t *testing.T) {
+	w := newKeyWorld(t, "")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = w.b.Rotate(t.Context(), "dev", RotateOptions{})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent rotate: %v", err)
+		}
+	}
+	w.checkRotated("after two concurrent rotations", w.key.AccessKeyID)
+}

@@ -1,0 +1,148 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Temporary credentials in the file: they stay, untouched.
+const (
+	tempID     = "ASIAQX3FAKEKEY7TEMPO"
+	tempSecret = "tempSECRETtempSECRETtempSECRETtempSECR/+"
+	tempToken  = "FwoGZXIvYXdzEFAKETOKENFAKETOKENFAKETOKEN"
+)
+
+// credentialsFile writes the world's ~/.aws/credentials, mode 0640.
+func credentialsFile(t *testing.T, w *world, text string) string {
+	t.Helper()
+	path := filepath.Join(w.home, ".aws", "credentials")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestImport is acceptance 6: a credentials file with a long-term key, a
+// comment and a temporary-credentials profile. The key moves to the
+// keychain, the secret leaves the file, the rest stays byte for byte, the
+// mode stays, and the profile works through broker.
+func TestImport(t *testing.T) {
+	w := newWorld(t)
+	u := w.newUser("alice")
+	w.writeConfig(fmt.Sprintf("[profile dev]\nregion = eu-west-1\nmfa_process = %s\n", w.mfaProcess("123456")))
+	head := "# my AWS keys; do not share\n[dev]\n; alice, created by hand\n"
+	keyLines := "aws_access_key_id = " + u.keyID + "\naws_secret_access_key=" + u.secret + "\n"
+	tail := "output = json\n\n[temp]\naws_access_key_id = " + tempID + "\naws_secret_access_key = " + tempSecret +
+		"\naws_session_token = " + tempToken + "\n"
+	path := credentialsFile(t, w, head+keyLines+tail)
+
+	// --dry-run and a missing confirmation change nothing.
+	r := w.cmd(nil, brokerBin, "import", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stderr, "Dry run") || !strings.Contains(r.stderr, `profile "dev": key ****`+u.keyID[16:]) {
+		t.Fatalf("import --dry-run: exit %d\n%s", r.code, r.stderr)
+	}
+	assertFailure(t, w.cmd(nil, brokerBin, "import"), "needs confirmation")
+	if b, _ := os.ReadFile(path); string(b) != head+keyLines+tail {
+		t.Fatal("the file changed before the import")
+	}
+	if keys := profilesWithKeys(w.mustBroker("list", "--json")); len(keys) != 0 {
+		t.Fatalf("keys stored before the import: %v", keys)
+	}
+
+	r = w.cmd(nil, brokerBin, "import", "--yes")
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("import: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "temporary credentials stay") || !strings.Contains(r.stderr, `Moved access key ****`+u.keyID[16:]) {
+		t.Errorf("import did not say what moved and what stayed:\n%s", r.stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := head + tail; string(b) != want {
+		t.Errorf("credentials file after import:\n%s\nwant:\n%s", b, want)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		if e.Name() != "credentials" && e.Name() != "config" {
+			t.Errorf("~/.aws holds %s after the import", e.Name())
+		}
+	}
+	if keys := profilesWithKeys(w.mustBroker("list", "--json")); len(keys) != 1 || keys[0] != "dev" {
+		t.Errorf("stored keys after import: %v", keys)
+	}
+	cfg, _ := os.ReadFile(w.config)
+	if !strings.Contains(string(cfg), "credential_process = "+brokerBin+" export dev") ||
+		!strings.Contains(string(cfg), "mfa_serial = "+u.serial) {
+		t.Errorf("the profile is not wired to broker:\n%s", cfg)
+	}
+
+	// The profile works: broker's session, from the imported key.
+	e := decodeExport(t, w.mustBroker("export", "dev"))
+	if e.AccessKeyID == u.keyID {
+		t.Error("export handed out the long-term key")
+	}
+	if calls := w.calls("GetSessionToken"); len(calls) != 1 || calls[0].SigningKeyID != u.keyID {
+		t.Errorf("GetSessionToken calls %+v, want one signed by the imported key", calls)
+	}
+	if r := w.cmd(nil, "aws", "--profile", "dev", "sts", "get-caller-identity"); r.code != 0 {
+		t.Errorf("aws --profile dev after the import: %s", r.stderr)
+	}
+	w.scanForSecrets(u.secret, e.SecretAccessKey, e.SessionToken)
+
+	// Again: nothing left to move.
+	r = w.cmd(nil, brokerBin, "import", "--yes")
+	if r.code != 0 || !strings.Contains(r.stderr, "No long-term key to import") {
+		t.Errorf("a second import: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestImportConflicts: a profile with another stored key is skipped
+// without --force; one with the same key only leaves the file; a file
+// that is not a credentials file is refused and left alone.
+func TestImportConflicts(t *testing.T) {
+	w := newWorld(t)
+	alice, bob := w.newUser("alice"), w.newUser("bob")
+	w.writeConfig("[profile dev]\nregion = eu-west-1\nmfa_serial = " + alice.serial + "\n")
+	w.addKey("dev", alice)
+	w.addKey("ops", bob)
+	text := "[dev]\naws_access_key_id = " + alice.keyID + "\naws_secret_access_key = " + alice.secret + "\n" +
+		"[ops]\naws_access_key_id = " + alice.keyID + "\naws_secret_access_key = " + alice.secret + "\n"
+	path := credentialsFile(t, w, text)
+	r := w.cmd(nil, brokerBin, "import", "--yes")
+	if r.code != 0 || !strings.Contains(r.stderr, `profile "ops": skipped: the keychain holds another key`) {
+		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(path)
+	if want := "[ops]\naws_access_key_id = " + alice.keyID + "\naws_secret_access_key = " + alice.secret + "\n"; string(b) != want {
+		t.Errorf("file after import:\n%s", b)
+	}
+	r = w.cmd(nil, brokerBin, "import", "--yes", "--force")
+	if b, _ := os.ReadFile(path); r.code != 0 || len(b) != 0 {
+		t.Errorf("import --force: exit %d, file %q\n%s", r.code, b, r.stderr)
+	}
+
+	bad := "[dev]\naws_access_key_id = " + alice.keyID + "\nthis is not ini " + alice.secret + "\n"
+	credentialsFile(t, w, bad)
+	r = w.cmd(nil, brokerBin, "import", "--yes")
+	assertFailure(t, r, "credentials:3:")
+	if strings.Contains(r.stderr, alice.secret) {
+		t.Error("the error shows the secret")
+	}
+	if b, _ := os.ReadFile(path); string(b) != bad {
+		t.Error("a file broker refused was changed")
+	}
+	assertFailure(t, w.cmd(nil, brokerBin, "import", "--from", filepath.Join(w.home, "missing")), "missing")
+}
