@@ -23,6 +23,7 @@ package keyscan
 import (
 	"bytes"
 	"regexp"
+	"sync"
 	"strings"
 )
 
@@ -46,9 +47,11 @@ type Finding struct {
 	Value   string `json:"-"`       // what was found: never print it
 }
 
+// The patterns compile on first use: every broker command links this
+// package, and the warm credential_process call must not pay for them.
 var (
-	keyIDPattern  = regexp.MustCompile(`A[KS]IA[A-Z0-9]{16}`)
-	secretPattern = regexp.MustCompile(`[A-Za-z0-9/+]{40}`)
+	keyIDPattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`A[KS]IA[A-Z0-9]{16}`) })
+	secretPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9/+]{40}`) })
 )
 
 // MaskID shows an access key ID's kind and last four characters: AKIA****WXYZ.
@@ -81,7 +84,7 @@ func Lines(path string, data []byte) []Finding {
 func inLine(path string, num int, line []byte) []Finding {
 	var out []Finding
 	if bytes.Contains(line, []byte("IA")) {
-		for _, m := range keyIDPattern.FindAllIndex(line, -1) {
+		for _, m := range keyIDPattern().FindAllIndex(line, -1) {
 			if alnumAt(line, m[0]-1) || alnumAt(line, m[1]) {
 				continue
 			}
@@ -99,7 +102,7 @@ func inLine(path string, num int, line []byte) []Finding {
 		return out
 	}
 	word += len("secret")
-	for _, m := range secretPattern.FindAllIndex(line[word:], -1) {
+	for _, m := range secretPattern().FindAllIndex(line[word:], -1) {
 		s, e := word+m[0], word+m[1]
 		if secretCharAt(line, s-1) || secretCharAt(line, e) || (e < len(line) && line[e] == '=') {
 			continue
