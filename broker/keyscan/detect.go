@@ -23,8 +23,8 @@ package keyscan
 import (
 	"bytes"
 	"regexp"
-	"sync"
 	"strings"
+	"sync"
 )
 
 // Kind is what a finding is.
