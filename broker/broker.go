@@ -106,6 +106,8 @@ type Plan struct {
 	Region          string
 	MFASerial       string
 	MFAProcess      string
+	YubiKeyOATH     string // broker_yubikey_oath: the OATH account ykman reads the code from
+	MFAPrompt       string // broker_mfa_prompt: the source of codes by name (terminal, ykman, zenity, ...)
 	NoMFA           bool
 	SessionDuration time.Duration
 	Roles           []Role // assumed in order, starting from the root's MFA session
@@ -130,7 +132,8 @@ func (b *Broker) Plan(name string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	plan := Plan{Profile: name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess, NoMFA: p.NoMFA}
+	plan := Plan{Profile: name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess, NoMFA: p.NoMFA,
+		YubiKeyOATH: p.Values["broker_yubikey_oath"], MFAPrompt: p.Values["broker_mfa_prompt"]}
 	chain := []awsconfig.Profile{p}
 	seen := map[string]bool{name: true}
 	for cur := p; cur.SourceProfile != "" && cur.SourceProfile != cur.Name; {
@@ -165,6 +168,12 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		} else if plan.MFAProcess == "" {
 			plan.MFAProcess = c.MFAProcess
 		}
+		if plan.YubiKeyOATH == "" {
+			plan.YubiKeyOATH = c.Values["broker_yubikey_oath"]
+		}
+		if plan.MFAPrompt == "" {
+			plan.MFAPrompt = c.Values["broker_mfa_prompt"]
+		}
 		if plan.Region == "" {
 			plan.Region = c.Region
 		}
@@ -177,7 +186,7 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		if c.RoleARN == "" {
 			continue
 		}
-		d := c.DurationSeconds
+		d := c.RoleDuration
 		if d == 0 {
 			d = DefaultRoleDuration
 		}

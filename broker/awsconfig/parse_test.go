@@ -100,7 +100,7 @@ func TestProfile(t *testing.T) {
 			profile: "dev",
 			want: Profile{Name: "dev", Region: "eu-west-1", MFASerial: "arn:aws:iam::1:mfa/me", MFAProcess: "ykman oath code",
 				SourceProfile: "base", RoleARN: "arn:aws:iam::2:role/dev", ExternalID: "ext", RoleSessionName: "me",
-				DurationSeconds: 900 * time.Second, SessionDuration: 8 * time.Hour, NoMFA: true, CredentialProcess: "/bin/broker export dev"},
+				RoleDuration: 900 * time.Second, SessionDuration: 8 * time.Hour, NoMFA: true, CredentialProcess: "/bin/broker export dev"},
 		},
 		{
 			name:    "default",
@@ -166,7 +166,7 @@ func TestProfile(t *testing.T) {
 			name:    "broker_ prefix wins",
 			config:  "[profile a]\nbroker_role_arn = new\nrole_arn = old\nsource_profile = s\nbroker_duration_seconds = 3600\nduration_seconds = x\nbroker_region = r2\nregion = r1\n",
 			profile: "a",
-			want:    Profile{Name: "a", RoleARN: "new", SourceProfile: "s", DurationSeconds: time.Hour, Region: "r2"},
+			want:    Profile{Name: "a", RoleARN: "new", SourceProfile: "s", RoleDuration: time.Hour, Region: "r2"},
 		},
 		{
 			name:    "include_profile gives defaults",
@@ -359,7 +359,7 @@ func TestAWSVaultConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.DurationSeconds != time.Hour || p.RoleSessionName != "jon" || p.Region != "" {
+		if p.RoleDuration != time.Hour || p.RoleSessionName != "jon" || p.Region != "" {
 			t.Errorf("%s: foo-admin = %+v", mode, p)
 		}
 		if p, _ := f.Profile("jonsmith"); p.CredentialProcess != "aws-vault export --format=json jonsmith" {

@@ -18,7 +18,7 @@ type Profile struct {
 	RoleARN           string
 	ExternalID        string
 	RoleSessionName   string
-	DurationSeconds   time.Duration // duration_seconds: the role session, whole seconds
+	RoleDuration      time.Duration // duration_seconds: the role session, whole seconds
 	SessionDuration   time.Duration // broker_session_duration: the MFA session; "8h" or whole seconds
 	NoMFA             bool          // broker_no_mfa = true: the account cannot have MFA
 	CredentialProcess string
@@ -95,7 +95,7 @@ func (f *File) Profile(name string) (Profile, error) {
 	p.CredentialProcess = str("credential_process")
 
 	if kl, ok := get("duration_seconds"); ok {
-		if p.DurationSeconds, err = parseSeconds(kl.value); err != nil {
+		if p.RoleDuration, err = parseSeconds(kl.value); err != nil {
 			return Profile{}, r.keyError(kl, err)
 		}
 	}

@@ -58,6 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			addCommand(), listCommand(), removeCommand(), exportCommand(), execCommand(),
 			clearCommand(), setupCommand(),
 			keysCommand(), rotateCommand(), revokeCommand(), auditCommand(), importCommand(),
+			loginCommand(),
 			completionCommand(),
 		},
 		// Errors are reported once, by run, with a hint.
