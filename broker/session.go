@@ -183,27 +183,70 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 }
 
 // withMFA runs call with a fresh MFA code ("" for a profile that opted out),
-// asking again when STS rejects a code a person typed.
+// asking again when STS rejects a code a person typed, and remembers the
+// code STS accepted: it takes each code once.
 func (b *Broker) withMFA(ctx context.Context, p Plan, call func(code string) error) error {
 	if p.NoMFA && p.MFASerial == "" {
 		return call("")
 	}
+	used := usedCodes{b}
 	for attempt := 0; ; attempt++ {
 		code, interactive, err := b.MFA.Code(ctx, mfa.Request{
 			Profile: p.Profile, Serial: p.MFASerial, Process: p.MFAProcess, Attempt: attempt,
+			YubiKeyOATH: p.YubiKeyOATH, Prompt: p.MFAPrompt, Used: used,
 		})
 		if err != nil {
 			return fmt.Errorf("getting an MFA code for profile %q: %w", p.Profile, err)
 		}
 		err = call(code)
+		if err == nil {
+			used.Used(p.MFASerial, code, b.now())
+			return nil
+		}
 		var rejected *MFARejectedError
 		if !errors.As(err, &rejected) {
 			return err
 		}
 		rejected.Serial = p.MFASerial
-		if !interactive || attempt+1 >= maxMFAAttempts {
-			return err
+		if interactive {
+			if attempt+1 >= maxMFAAttempts {
+				return err
+			}
+			continue
 		}
+		// A source that cannot be asked for another code (mfa_process, the
+		// flag) gets one more try when the code it gave was just used: the
+		// token source waits for the next one, or says what went wrong.
+		if attempt == 0 && mfa.Spent(used, p.MFASerial, code, b.now()) {
+			b.debugf("the MFA code for profile %q was already used for %s; asking for the next one", p.Profile, p.MFASerial)
+			continue
+		}
+		return err
+	}
+}
+
+// usedCodes keeps the last MFA code STS accepted per device in the
+// keychain, for the token source to check. Failing to read or write it
+// costs at most one rejected code, so a failure is only logged.
+type usedCodes struct{ b *Broker }
+
+func (u usedCodes) LastUsed(serial string) (string, time.Time, bool) {
+	c, err := u.b.Vault.MFACode(serial)
+	if err != nil {
+		if !errors.Is(err, vault.ErrNotFound) {
+			u.b.debugf("%v", err)
+		}
+		return "", time.Time{}, false
+	}
+	return c.Code, c.Used, true
+}
+
+func (u usedCodes) Used(serial, code string, at time.Time) {
+	if serial == "" || code == "" {
+		return
+	}
+	if err := u.b.Vault.SetMFACode(vault.MFACode{Serial: serial, Code: code, Used: at}); err != nil {
+		u.b.debugf("%v", err)
 	}
 }
 

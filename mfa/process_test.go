@@ -131,7 +131,8 @@ wait`)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for {
-			if _, err := os.Stat(pidFile); err == nil {
+			// Not merely created: the shell creates it before writing.
+			if fi, err := os.Stat(pidFile); err == nil && fi.Size() > 0 {
 				cancel()
 				return
 			}
@@ -235,6 +236,8 @@ func TestSourceOrder(t *testing.T) {
 		}
 	})
 	t.Run("no source", func(t *testing.T) {
+		// Nor a dialog program to fall back on.
+		t.Setenv("PATH", t.TempDir())
 		p := &Prompter{TTYPath: noTTY}
 		_, _, err := p.Code(context.Background(), Request{Profile: "dev"})
 		if !errors.Is(err, ErrNoSource) || !errors.Is(err, fs.ErrNotExist) {

@@ -41,18 +41,26 @@ func (t *terminal) Close() error {
 // line typed.
 func (t *terminal) interrupt() { _ = t.in.SetReadDeadline(time.Unix(1, 0)) }
 
-// prompt asks on the terminal until a well-formed code is typed, at most
-// typedTries times.
-func (p *Prompter) prompt(ctx context.Context, r Request) (string, error) {
-	t, err := openTerminal(p.TTYPath)
-	if err != nil {
-		return "", fmt.Errorf("%w (%w)", ErrNoSource, err)
-	}
+// prompt asks on the terminal t, which it closes, until a well-formed code
+// is typed, at most typedTries times.
+func (p *Prompter) prompt(ctx context.Context, r Request, t *terminal) (string, error) {
 	defer t.Close()
 	stop := context.AfterFunc(ctx, t.interrupt)
 	defer stop()
+	return p.askPerson(ctx, r, &terminalAsker{t: t, in: bufio.NewReaderSize(t.in, maxLine)})
+}
 
-	in := bufio.NewReaderSize(t.in, maxLine)
+// asker puts a question to a person: on the terminal or in a dialog. An
+// answer that cannot be a code may come as an error wrapping ErrInvalidCode.
+type asker interface {
+	ask(ctx context.Context, question string) (answer string, err error)
+	where() string         // for errors: "/dev/tty", "the zenity dialog"
+	giveUp(message string) // a last word, where the person can see it
+}
+
+// askPerson asks until a well-formed code that was not just used comes,
+// at most typedTries times.
+func (p *Prompter) askPerson(ctx context.Context, r Request, a asker) (string, error) {
 	question := promptText(r)
 	lead := ""
 	if r.Attempt > 0 {
@@ -60,29 +68,56 @@ func (p *Prompter) prompt(ctx context.Context, r Request) (string, error) {
 	}
 	var invalid error
 	for range typedTries {
-		if _, err := io.WriteString(t.out, lead+question); err != nil {
-			return "", fmt.Errorf("writing MFA prompt to %s: %w", t.name, err)
+		line, err := a.ask(ctx, lead+question)
+		if err != nil && !errors.Is(err, ErrInvalidCode) {
+			return "", err
 		}
-		line, err := readLine(in)
+		var code string
 		if err == nil {
-			var code string
-			if code, err = Parse(line); err == nil {
-				return code, nil
-			}
+			code, err = Parse(line)
 		}
 		switch {
-		case errors.Is(err, ErrInvalidCode):
-			invalid = err
-			lead = "That is not a 6-digit code. "
-		case ctx.Err() != nil:
-			return "", fmt.Errorf("reading MFA code from %s: %w", t.name, context.Cause(ctx))
+		case err != nil:
+			invalid, lead = err, "That is not a 6-digit code. "
+		case p.spent(r, code):
+			invalid, lead = errTypedReused, "That code was just used; wait for the next one. "
 		default:
-			return "", fmt.Errorf("reading MFA code from %s: %w", t.name, err)
+			return code, nil
 		}
 	}
-	_, _ = io.WriteString(t.out, "That is not a 6-digit code either; giving up.\n")
-	return "", fmt.Errorf("no valid MFA code typed on %s in %d tries: %w", t.name, typedTries, invalid)
+	if errors.Is(invalid, ErrReused) {
+		a.giveUp("That code was used already; giving up.\n")
+	} else {
+		a.giveUp("That is not a 6-digit code either; giving up.\n")
+	}
+	return "", fmt.Errorf("no valid MFA code typed on %s in %d tries: %w", a.where(), typedTries, invalid)
 }
+
+// terminalAsker asks on a terminal.
+type terminalAsker struct {
+	t  *terminal
+	in *bufio.Reader
+}
+
+func (a *terminalAsker) ask(ctx context.Context, question string) (string, error) {
+	if _, err := io.WriteString(a.t.out, question); err != nil {
+		return "", fmt.Errorf("writing MFA prompt to %s: %w", a.t.name, err)
+	}
+	line, err := readLine(a.in)
+	switch {
+	case err == nil, errors.Is(err, ErrInvalidCode):
+		// A line too long to be a code is a wrong answer, not a failure.
+		return line, err
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("reading MFA code from %s: %w", a.t.name, context.Cause(ctx))
+	default:
+		return "", fmt.Errorf("reading MFA code from %s: %w", a.t.name, err)
+	}
+}
+
+func (a *terminalAsker) where() string { return a.t.name }
+
+func (a *terminalAsker) giveUp(message string) { _, _ = io.WriteString(a.t.out, message) }
 
 // readLine reads one line, without its end. A line longer than the reader's
 // buffer is read to its end and reported as errCodeLength. A last line

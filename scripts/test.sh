@@ -38,7 +38,7 @@ tmp=
 dbus_pid=
 keyring_pid=
 
-say() { printf '\n== %s\n' "$*" >&2; }
+say() { printf '\n== %s  [%s]\n' "$*" "$(elapsed)" >&2; }
 fail() {
 	printf 'test.sh: %s\n' "$*" >&2
 	exit 1
@@ -125,9 +125,11 @@ go run "$STATICCHECK" ./...
 
 step="private D-Bus session and gnome-keyring"
 say "$step"
-# Keep Go's caches and settings when HOME and XDG_* move.
+# Keep Go's caches and settings, and Python's per-user packages (boto3 may be
+# there), when HOME and XDG_* move.
 GOCACHE=$(go env GOCACHE) GOMODCACHE=$(go env GOMODCACHE) GOPATH=$(go env GOPATH) GOENV=$(go env GOENV)
-export GOCACHE GOMODCACHE GOPATH GOENV
+PYTHONUSERBASE=$(python3 -m site --user-base)
+export GOCACHE GOMODCACHE GOPATH GOENV PYTHONUSERBASE
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/broker-test.XXXXXXXX")
 mkdir -p "$tmp"/{home,run,data,config,cache,state}
@@ -203,7 +205,7 @@ export BROKER_REQUIRE_INTEGRATION=1
 
 step="go test -race"
 say "$step"
-go test -race -count=1 -timeout=8m ./...
+go test -race -count=1 -timeout=8m ./... </dev/null
 
 # Every func Fuzz* in a _test.go file, found afresh each run.
 #
@@ -212,17 +214,17 @@ go test -race -count=1 -timeout=8m ./...
 # fixed in Go 1.27). A real failure always writes its input to
 # testdata/fuzz/; a deadline failure without one is reported and let pass.
 fuzzed=0
-while IFS=: read -r file name; do
+while IFS=: read -r -u 3 file name; do
 	dir=$(dirname "$file")
 	step="fuzz $name in $dir"
 	say "$step ($FUZZTIME)"
-	if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "./$dir" 2>&1 | tee "$tmp/fuzz.log"; then
+	if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "./$dir" </dev/null 2>&1 | tee "$tmp/fuzz.log"; then
 		if grep -q 'Failing input written to' "$tmp/fuzz.log" || ! grep -q 'context deadline exceeded' "$tmp/fuzz.log"; then
 			exit 1
 		fi
 		echo "test.sh: $name: ignoring Go's fuzz deadline race (go.dev/issue/75804); no failing input was found" >&2
 	fi
 	fuzzed=$((fuzzed + 1))
-done < <(grep -rHoE --include='*_test.go' --exclude-dir=vendor --exclude-dir=testdata --exclude-dir=.git \
+done 3< <(grep -rHoE --include='*_test.go' --exclude-dir=vendor --exclude-dir=testdata --exclude-dir=.git \
 	'^func Fuzz[A-Za-z0-9_]*\(' . | sed -E 's#^\./##; s#:func (Fuzz[A-Za-z0-9_]*)\($#:\1#' | sort)
 echo "fuzzed $fuzzed targets for $FUZZTIME each" >&2

@@ -59,12 +59,21 @@ func newBroker(c *cli.Context) (*broker.Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	// BROKER_MFA_PROMPT names the source of MFA codes over the profile's
+	// broker_mfa_prompt; YKMAN_OATH_CREDENTIAL_NAME, as aws-vault reads it,
+	// is the YubiKey OATH account for profiles without broker_yubikey_oath.
+	prompter := &mfa.Prompter{
+		Token:       c.String("mfa-token"),
+		Prompt:      os.Getenv("BROKER_MFA_PROMPT"),
+		YubiKeyOATH: os.Getenv("YKMAN_OATH_CREDENTIAL_NAME"),
+		Stderr:      c.App.ErrWriter,
+	}
 	b := &broker.Broker{
 		Config:  cfg,
 		Vault:   v,
 		Clients: broker.DefaultClients(),
 		LockDir: broker.DefaultLockDir(),
-		MFA:     &mfa.Prompter{Token: c.String("mfa-token"), Stderr: c.App.ErrWriter},
+		MFA:     prompter,
 		Region:  firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 	}
 	if c.Bool("debug") {
@@ -108,7 +117,7 @@ func firstNonEmpty(values ...string) string {
 
 var mfaTokenFlag = &cli.StringFlag{
 	Name:  "mfa-token",
-	Usage: "the current `CODE` from your MFA device (otherwise mfa_process, then a prompt on the terminal)",
+	Usage: "the current `CODE` from your MFA device (otherwise mfa_process, ykman, a prompt on the terminal or a dialog)",
 }
 
 // completeProfiles offers the config's profile names to shell completion.

@@ -86,7 +86,7 @@ func hintFor(err error) string {
 	case errors.As(err, &conflict):
 		return "pass --force to replace it"
 	case errors.Is(err, mfa.ErrNoSource):
-		return "pass --mfa-token CODE, set mfa_process in the profile, or run broker from a terminal"
+		return "pass --mfa-token CODE, set mfa_process or broker_yubikey_oath in the profile, run broker from a terminal, or install zenity/kdialog for a dialog"
 	case errors.Is(err, mfa.ErrInvalidCode):
 		return "an MFA code is the 6 digits your device shows"
 	case errors.As(err, &usage):

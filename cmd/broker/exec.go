@@ -33,7 +33,7 @@ func execCommand() *cli.Command {
 			"AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION and the profile's region. Inherited AWS\n" +
 			"credential and profile variables are removed first. On Unix broker replaces itself\n" +
 			"with COMMAND, so signals reach it directly and its exit status is broker's.",
-		Flags:        []cli.Flag{mfaTokenFlag},
+		Flags:        []cli.Flag{mfaTokenFlag, serverFlag},
 		BashComplete: completeProfiles,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.Args().First() == "" {
@@ -67,6 +67,9 @@ func execCommand() *cli.Command {
 			stop()
 			if err != nil {
 				return err
+			}
+			if c.Bool(serverFlag.Name) {
+				return runServer(c, b, name, path, argv, creds.Region)
 			}
 			env := append(childEnv(os.Environ()), credentialEnv(creds)...)
 			env = append(env, markerVar+"="+name)
