@@ -77,7 +77,13 @@ version=$(git describe --always --dirty 2>/dev/null || echo dev)
 work=$(mktemp -d "$bindir/.broker-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "building broker $version with $have" >&2
-GOTOOLCHAIN=local go build -trimpath -ldflags "-X main.version=$version" -o "$work/broker" ./cmd/broker
+# urfave_cli_no_docs leaves out the CLI library's man/markdown generators (and
+# the markdown parser their init builds); without cgo on Linux the binary is
+# static. Both shorten every credential_process call (see scripts/bench.sh).
+# macOS keeps cgo: the Keychain backend needs it.
+cgo=0
+[[ $(go env GOOS) == darwin ]] && cgo=1
+CGO_ENABLED=$cgo GOTOOLCHAIN=local go build -trimpath -tags urfave_cli_no_docs -ldflags "-X main.version=$version" -o "$work/broker" ./cmd/broker
 chmod 0755 "$work/broker"
 mv -f "$work/broker" "$bindir/broker"
 

@@ -163,7 +163,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/broker-bench.XXXXXXXX")
 mkdir -p "$tmp"/{bin,home,run,data,config,cache,state,out}
 chmod 700 "$tmp/run"
 say "building broker and the floor (-trimpath, as install.sh does)"
-GOTOOLCHAIN=local go build -trimpath -ldflags "-X main.version=bench" -o "$tmp/bin/broker" ./cmd/broker
+# Built as install.sh builds it.
+CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -tags urfave_cli_no_docs -ldflags "-X main.version=bench" -o "$tmp/bin/broker" ./cmd/broker
 GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/floor" ./internal/benchfloor
 
 # --- a private world ---------------------------------------------------------
