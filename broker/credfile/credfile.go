@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/broker-dev/broker/internal/atomicfile"
 )
 
 // MaxFileSize is the largest credentials file Read accepts.
@@ -311,40 +313,5 @@ func (f *File) Rewrite(data []byte) error {
 	if !bytes.Equal(now, f.Data) {
 		return ErrChanged
 	}
-	return writeAtomic(f.Path, data, f.Mode)
-}
-
-func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// Chmod before writing: the data is never readable more widely than the file was.
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(f.Path, data, f.Mode)
 }
