@@ -13,13 +13,20 @@
 // packages running in parallel never share state. moto checks no keys until
 // EnforceAuth.
 //
-// What moto 5.2 returns, for tests that scan output for leaked secrets:
-// GetSessionToken always returns the same fixed credentials (FixedSessionKeyID,
-// FixedSessionSecret, a FixedSessionToken), whatever key signed the call, and
-// checks neither SerialNumber nor TokenCode. AssumeRole returns fresh random
-// ASIA... credentials on each call, for any RoleArn, whether the role exists
-// or not. Without auth enabled moto accepts any signature: a request signed
-// with an unknown key runs in account DefaultAccountID.
+// What moto 5.2 returns, for tests that check credentials or scan output for
+// leaked secrets:
+//   - GetSessionToken returns the same credentials to every caller on every
+//     call: FixedSessionKeyID (AKIA..., not ASIA...), FixedSessionSecret and
+//     FixedSessionToken, expiring after DurationSeconds (default 12h). It
+//     checks neither SerialNumber nor TokenCode. GetCallerIdentity with them
+//     says arn:aws:sts::123456789012:user/moto.
+//   - AssumeRole returns fresh random ASIA... credentials on each call, for any
+//     RoleArn, whether the role exists or not; GetCallerIdentity with them says
+//     arn:aws:sts::123456789012:assumed-role/NAME/SESSION.
+//   - Until EnforceAuth, any signature is accepted; a key moto's IAM does not
+//     know runs in DefaultAccountID.
+//
+// Server.URL is a small proxy in front of moto_server: see proxy.go for why.
 package moto
 
 import (
@@ -50,8 +57,7 @@ const (
 	Region             = "us-east-1"
 	FixedSessionKeyID  = "AKIAIOSFODNN7EXAMPLE"
 	FixedSessionSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-	// FixedSessionTokenPrefix starts the fixed GetSessionToken session token.
-	FixedSessionTokenPrefix = "AQoEXAMPLEH4aoAH0gNCAPyJxz4BlCFFxWNE1OPTgk5TthT"
+	FixedSessionToken  = "AQoEXAMPLEH4aoAH0gNCAPyJxz4BlCFFxWNE1OPTgk5TthT+FvwqnKwRcOIfrRh3c/LTo6UDdyJwOOvEVPvLXCrrrUtdnniCEXAMPLE/IvU1dYUg2RVAJBanLiHb4IgRmpRV3zrkuWJOgQs8IZZaIv2BXIa2R4OlgkBN9bkUDNCJiBeb/AXlzBBko7b15fjrBs2+cTQtpZ3CYWFXG8C5zqx37wnOE49mRl/+OtkIKGO7fAE"
 )
 
 // RequireEnv names the variable that turns a missing moto_server from a

@@ -50,8 +50,8 @@ func TestGetSessionTokenIsRecorded(t *testing.T) {
 	if got := aws.ToString(out.Credentials.AccessKeyId); got != moto.FixedSessionKeyID {
 		t.Errorf("session key = %q, want moto's fixed %q", got, moto.FixedSessionKeyID)
 	}
-	if !strings.HasPrefix(aws.ToString(out.Credentials.SessionToken), moto.FixedSessionTokenPrefix) {
-		t.Errorf("session token does not start with moto's fixed prefix")
+	if aws.ToString(out.Credentials.SecretAccessKey) != moto.FixedSessionSecret || aws.ToString(out.Credentials.SessionToken) != moto.FixedSessionToken {
+		t.Errorf("session secret or token is not moto's fixed one")
 	}
 
 	reqs := srv.Requests(t)
