@@ -136,7 +136,9 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 			if code != "" {
 				in.SerialNumber, in.TokenCode = aws.String(p.MFASerial), aws.String(code)
 			}
-			out, err = b.Clients.STS(keyCreds, region).GetSessionToken(ctx, in)
+			cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+			defer cancel()
+			out, err = b.Clients.STS(keyCreds, region).GetSessionToken(cctx, in)
 			return classify(err, "sts", p.Root, key.AccessKeyID)
 		})
 		if err != nil {
@@ -161,7 +163,9 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 			if code != "" {
 				in.SerialNumber, in.TokenCode = aws.String(p.MFASerial), aws.String(code)
 			}
-			out, err = b.Clients.STS(keyCreds, region).AssumeRole(ctx, in)
+			cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+			defer cancel()
+			out, err = b.Clients.STS(keyCreds, region).AssumeRole(cctx, in)
 			return classify(err, "sts", p.Root, key.AccessKeyID)
 		})
 		if err != nil {
@@ -175,7 +179,9 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 	}
 	b.debugf("AssumeRole %s for profile %q", r.ARN, r.Profile)
 	creds := Creds{AccessKeyID: parent.AccessKeyID, SecretAccessKey: parent.SecretAccessKey, SessionToken: parent.SessionToken}
-	out, err = b.Clients.STS(creds, region).AssumeRole(ctx, in)
+	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	out, err = b.Clients.STS(creds, region).AssumeRole(cctx, in)
 	if err != nil {
 		return vault.Session{}, fmt.Errorf("assuming role %s: %w", r.ARN, classify(err, "sts", p.Root, key.AccessKeyID))
 	}

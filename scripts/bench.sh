@@ -25,13 +25,37 @@
 # moto_server on a random loopback port for the one cold call per backend.
 # moto is stopped before timing, so a call that is not warm fails loudly.
 #
-# Usage: scripts/bench.sh [--breakdown] [--rt]
+# Then, by default (about a minute; --no-cold skips it), the cold path, with
+# moto_server (recording requests) back on loopback as STS, for keyctl (bus
+# up) and secret-service:
+#   cold export       broker export dev after `broker clear` (hyperfine
+#                     --prepare), mfa_process = echo 123456: one
+#                     GetSessionToken to moto
+#   bare STS call     its floor, internal/benchfloor/stscall: the same one
+#                     GetSessionToken with aws-sdk-go-v2 and static
+#                     credentials, printing the same JSON
+#   cold - bare       broker's cold overhead: its process start, config,
+#                     keychain, lock, MFA process and cache write
+#   30 at once        with an empty cache, 30 `broker export dev` started
+#                     together, PARALLEL_ROUNDS times: the wall time of a
+#                     round, and per round the MFA prompts (mfa_process
+#                     counts its runs) and GetSessionToken calls (moto's
+#                     recording); 1 and 1 are expected. Each round is
+#                     then repeated with the session cached, for what 30
+#                     processes starting at once cost here anyway
+# printed as a second table, "Cold path".
+#
+# Usage: scripts/bench.sh [--breakdown] [--rt] [--cold | --no-cold]
 #   --breakdown  first report where the warm call's time goes: package init
 #                (GODEBUG=inittrace=1), D-Bus method calls (dbus-monitor on
 #                the private bus) and syscalls (strace -f -c)
 #   --rt         time under SCHED_FIFO (chrt -f 10; needs root): far less
 #                noise on a busy machine, at the other processes' expense
+#                (with the cold path, moto_server runs under it too)
+#   --cold       the cold path only: no warm timing (nor --breakdown)
+#   --no-cold    the warm table only
 # Environment: RUNS=200 (per case) ROUNDS=4 WARMUP=20 RSS_RUNS=15
+#   COLD_RUNS=20 (per cold case, in 2 rounds) PARALLEL=30 PARALLEL_ROUNDS=5
 #
 # Needs go, python3 and moto_server (PyPI: moto[server]); installs missing
 # Debian packages (hyperfine time gnome-keyring dbus keyutils, and strace
@@ -43,16 +67,23 @@ RUNS=${RUNS:-200}
 ROUNDS=${ROUNDS:-4}
 WARMUP=${WARMUP:-20}
 RSS_RUNS=${RSS_RUNS:-15}
+COLD_RUNS=${COLD_RUNS:-20}
+PARALLEL=${PARALLEL:-30}
+PARALLEL_ROUNDS=${PARALLEL_ROUNDS:-5}
 PROFILES=10000
 KEYRING_PASSWORD=broker-bench # gnome-keyring creates no login keyring for ""
 DEBIAN_PACKAGES=(hyperfine time gnome-keyring dbus keyutils)
 
 breakdown=0
 rt=()
+warm=1
+cold=1
 for arg; do
 	case $arg in
 	--breakdown) breakdown=1 ;;
 	--rt) rt=(chrt -f 10) ;;
+	--cold) warm=0 cold=1 ;;
+	--no-cold) warm=1 cold=0 ;;
 	-h | --help)
 		sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
 		exit 0
@@ -63,9 +94,14 @@ for arg; do
 		;;
 	esac
 done
+((warm)) || breakdown=0
 ((breakdown)) && DEBIAN_PACKAGES+=(strace)
 ((RUNS >= ROUNDS && ROUNDS >= 1)) || {
 	echo "bench.sh: RUNS ($RUNS) must be at least ROUNDS ($ROUNDS), and ROUNDS at least 1" >&2
+	exit 2
+}
+((COLD_RUNS >= 2 && PARALLEL >= 1 && PARALLEL_ROUNDS >= 1)) || {
+	echo "bench.sh: COLD_RUNS ($COLD_RUNS) must be at least 2, PARALLEL and PARALLEL_ROUNDS at least 1" >&2
 	exit 2
 }
 
@@ -79,6 +115,7 @@ dbus_pid=
 keyring_pid=
 moto_pid=
 monitor_pid=
+parallel_pids=() # the cold callers of a round still running
 bus_address=
 service=broker-bench-$$-$RANDOM # the keychain namespace of this run
 stored=()                       # backends holding items of $service
@@ -102,6 +139,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	# A signal can land while a command's stderr goes to a log file.
 	exec 2>&3
+	for pid in "${parallel_pids[@]}"; do stop "$pid"; done
 	stop "$moto_pid"
 	stop "$monitor_pid"
 	# Items first, while the keyring daemon still answers.
@@ -166,6 +204,7 @@ say "building broker and the floor (-trimpath, as install.sh does)"
 # Built as install.sh builds it.
 CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -tags urfave_cli_no_docs -ldflags "-X main.version=bench" -o "$tmp/bin/broker" ./cmd/broker
 GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/floor" ./internal/benchfloor
+GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/stscall" ./internal/benchfloor/stscall
 
 # --- a private world ---------------------------------------------------------
 
@@ -213,17 +252,25 @@ for ((i = 0; i < 100; i++)); do
 done
 ((i < 100)) || fail "no unlocked login collection on the private bus after 10s"
 
+# start_moto [CMD-PREFIX...]: moto_server on a free loopback port, recording
+# every request to $tmp/moto.record, as AWS_ENDPOINT_URL.
+start_moto() {
+	local port i
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	MOTO_ENABLE_RECORDING=1 MOTO_RECORDER_FILEPATH=$tmp/moto.record \
+		"$@" moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 3>&- &
+	moto_pid=$!
+	for ((i = 0; i < 150; i++)); do
+		python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" 2>/dev/null && break
+		kill -0 "$moto_pid" 2>/dev/null || fail "moto_server exited: $(cat "$tmp/moto.log")"
+		sleep 0.1
+	done
+	((i < 150)) || fail "moto_server did not listen on 127.0.0.1:$port within 15s"
+	export AWS_ENDPOINT_URL=http://127.0.0.1:$port
+}
+
 step=moto_server
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 3>&- &
-moto_pid=$!
-for ((i = 0; i < 150; i++)); do
-	python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" 2>/dev/null && break
-	kill -0 "$moto_pid" 2>/dev/null || fail "moto_server exited: $(cat "$tmp/moto.log")"
-	sleep 0.1
-done
-((i < 150)) || fail "moto_server did not listen on 127.0.0.1:$port within 15s"
-export AWS_ENDPOINT_URL=http://127.0.0.1:$port
+start_moto
 
 # --- configs -----------------------------------------------------------------
 
@@ -344,40 +391,148 @@ declare -A command=(
 	[warm10k]="$tmp/bin/broker export dev"
 )
 
-step=timing
-per_round=$(((RUNS + ROUNDS - 1) / ROUNDS))
-say "timing: ${#envs[@]} environments x ${#cases[@]} cases, $ROUNDS rounds of $per_round runs each${rt:+, under ${rt[*]}}"
-for ((round = 0; round < ROUNDS; round++)); do
-	warmup=$((round == 0 ? WARMUP : (WARMUP + 3) / 4))
+if ((warm)); then
+	step=timing
+	per_round=$(((RUNS + ROUNDS - 1) / ROUNDS))
+	say "timing: ${#envs[@]} environments x ${#cases[@]} cases, $ROUNDS rounds of $per_round runs each${rt:+, under ${rt[*]}}"
+	for ((round = 0; round < ROUNDS; round++)); do
+		warmup=$((round == 0 ? WARMUP : (WARMUP + 3) / 4))
+		for name in "${envs[@]}"; do
+			for c in "${cases[@]}"; do
+				out=$tmp/out/$name.$c.$round
+				AWS_CONFIG_FILE=$tmp/config-${config[$c]} broker_env "$name" "${rt[@]}" \
+					hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" \
+					--command-name "$c" --export-json "$out.json" "${command[$c]}" >"$out.log" 2>&1 ||
+					fail "hyperfine $c ($name): $(tail -5 "$out.log")"
+			done
+		done
+	done
+
+	step="peak RSS"
 	for name in "${envs[@]}"; do
 		for c in "${cases[@]}"; do
-			out=$tmp/out/$name.$c.$round
-			AWS_CONFIG_FILE=$tmp/config-${config[$c]} broker_env "$name" "${rt[@]}" \
-				hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" \
-				--command-name "$c" --export-json "$out.json" "${command[$c]}" >"$out.log" 2>&1 ||
-				fail "hyperfine $c ($name): $(tail -5 "$out.log")"
+			read -ra argv <<<"${command[$c]}"
+			for ((r = 0; r < RSS_RUNS; r++)); do
+				AWS_CONFIG_FILE=$tmp/config-${config[$c]} broker_env "$name" \
+					/usr/bin/time -f %M -a -o "$tmp/out/$name.$c.rss" "${argv[@]}" >/dev/null 2>&1 ||
+					fail "measuring the peak RSS of $c ($name)"
+			done
 		done
 	done
-done
+fi
 
-step="peak RSS"
-for name in "${envs[@]}"; do
-	for c in "${cases[@]}"; do
-		read -ra argv <<<"${command[$c]}"
-		for ((r = 0; r < RSS_RUNS; r++)); do
-			AWS_CONFIG_FILE=$tmp/config-${config[$c]} broker_env "$name" \
-				/usr/bin/time -f %M -a -o "$tmp/out/$name.$c.rss" "${argv[@]}" >/dev/null 2>&1 ||
-				fail "measuring the peak RSS of $c ($name)"
+# --- cold path (default; --no-cold skips it) ---------------------------------
+
+cold_envs=(keyctl secret-service)
+
+# gst_count: the GetSessionToken calls in moto's recording so far. moto
+# writes a request's line before it answers it.
+gst_count() {
+	python3 - "$tmp/moto.record" <<'PY'
+import base64, json, os, sys
+n = 0
+if os.path.exists(sys.argv[1]):
+    with open(sys.argv[1]) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            e = json.loads(line)
+            body = e.get("body") or ""
+            if e.get("body_encoded"):
+                body = base64.b64decode(body).decode("utf-8", "replace")
+            n += "Action=GetSessionToken" in body or "Action=GetSessionToken" in e.get("url", "")
+print(n)
+PY
+}
+
+if ((cold)); then
+	step="cold path: moto_server"
+	say "cold path: moto_server back on loopback${rt:+, under ${rt[*]}}"
+	rm -f "$tmp/moto.record"
+	start_moto "${rt[@]}"
+	stsenv=(env AWS_ACCESS_KEY_ID=AKIAIOSFODNN7BENCH01 AWS_SECRET_ACCESS_KEY=bench/secret/not/a/real/key/0123456789ab)
+	"${stsenv[@]}" "$tmp/bin/stscall" >"$tmp/stscall.json" 2>"$tmp/stscall.log" ||
+		fail "stscall: $(cat "$tmp/stscall.log")"
+
+	# mfa_process for the parallel rounds: counts its runs, then answers.
+	printf '#!/bin/sh\necho prompt >>%s\necho 123456\n' "$tmp/mfa.count" >"$tmp/bin/mfa"
+	chmod +x "$tmp/bin/mfa"
+	sed "s|^mfa_process = .*|mfa_process = $tmp/bin/mfa|" "$tmp/config-1" >"$tmp/config-count"
+
+	step="cold path: timing"
+	cold_per_round=$(((COLD_RUNS + 1) / 2))
+	say "cold path: ${#cold_envs[@]} environments x 2 cases, 2 rounds of $cold_per_round runs each"
+	for ((round = 0; round < 2; round++)); do
+		for name in "${cold_envs[@]}"; do
+			out=$tmp/out/cold.$name.cold.$round
+			AWS_CONFIG_FILE=$tmp/config-1 broker_env "$name" "${rt[@]}" \
+				hyperfine -N --style basic --warmup 2 --runs "$cold_per_round" \
+				--prepare "$tmp/bin/broker clear" --command-name cold \
+				--export-json "$out.json" "$tmp/bin/broker export dev" >"$out.log" 2>&1 ||
+				fail "hyperfine cold ($name): $(tail -5 "$out.log")"
+			out=$tmp/out/cold.$name.bare.$round
+			"${stsenv[@]}" "${rt[@]}" \
+				hyperfine -N --style basic --warmup 2 --runs "$cold_per_round" \
+				--command-name bare --export-json "$out.json" "$tmp/bin/stscall" >"$out.log" 2>&1 ||
+				fail "hyperfine bare STS call: $(tail -5 "$out.log")"
 		done
 	done
-done
+
+	step="cold path: $PARALLEL at once"
+	say "cold path: $PARALLEL cold callers at once, $PARALLEL_ROUNDS rounds per environment"
+	for name in "${cold_envs[@]}"; do
+		for ((round = 0; round < PARALLEL_ROUNDS; round++)); do
+			AWS_CONFIG_FILE=$tmp/config-count broker_env "$name" "$tmp/bin/broker" clear >/dev/null 2>&1 ||
+				fail "broker clear ($name)"
+			: >"$tmp/mfa.count"
+			before=$(gst_count)
+			rm -rf "$tmp/par"
+			mkdir "$tmp/par"
+			parallel_pids=()
+			cold_start=$EPOCHREALTIME
+			for ((i = 0; i < PARALLEL; i++)); do
+				AWS_CONFIG_FILE=$tmp/config-count broker_env "$name" "${rt[@]}" "$tmp/bin/broker" export dev \
+					>"$tmp/par/$i.json" 2>"$tmp/par/$i.log" 3>&- &
+				parallel_pids+=("$!")
+			done
+			failed=0
+			for pid in "${parallel_pids[@]}"; do
+				wait "$pid" || failed=$((failed + 1))
+			done
+			end=$EPOCHREALTIME
+			parallel_pids=()
+			after=$(gst_count)
+			prompts=$(wc -l <"$tmp/mfa.count")
+			sessions=$(cat "$tmp/par"/*.json | sort -u | wc -l)
+			((failed == 0)) || say "warning: $failed of $PARALLEL cold callers failed ($name), e.g.: $(cat "$tmp/par"/*.log | head -3)"
+			# The same again with the session now cached: process start on a
+			# busy machine, no STS call and no MFA prompt.
+			start=$EPOCHREALTIME
+			for ((i = 0; i < PARALLEL; i++)); do
+				AWS_CONFIG_FILE=$tmp/config-count broker_env "$name" "${rt[@]}" "$tmp/bin/broker" export dev \
+					>/dev/null 2>&1 3>&- &
+				parallel_pids+=("$!")
+			done
+			for pid in "${parallel_pids[@]}"; do
+				wait "$pid" || fail "a warm caller of $PARALLEL at once failed ($name)"
+			done
+			end_warm=$EPOCHREALTIME
+			parallel_pids=()
+			printf '%s %d %s %s %d %d %d %d %s %s\n' "$name" "$round" "$cold_start" "$end" "$prompts" "$((after - before))" \
+				"$failed" "$sessions" "$start" "$end_warm" >>"$tmp/out/parallel"
+		done
+	done
+	stop "$moto_pid"
+	moto_pid=
+fi
 
 # --- report ------------------------------------------------------------------
 
 step=report
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 machine="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r), $(go version | awk '{ print $3, $4 }'), hyperfine $(hyperfine --version | awk '{ print $2 }'); load average $load_before before, $load_after after${rt:+; timed under ${rt[*]}}"
-python3 - "$tmp/out" "$machine" "$RUNS" "$ROUNDS" "$WARMUP" "$PROFILES" "$breakdown" "${envs[@]}" <<'PY'
+if ((warm)); then
+	python3 - "$tmp/out" "$machine" "$RUNS" "$ROUNDS" "$WARMUP" "$PROFILES" "$breakdown" "${envs[@]}" <<'PY'
 import glob, json, os, statistics, sys
 
 out, machine, runs, rounds, warmup, profiles, breakdown, *envs = sys.argv[1:]
@@ -483,3 +638,58 @@ print(f"\nMachine: {machine}.\n")
 print("Targets (means):")
 print("\n".join(verdicts))
 PY
+fi
+if ((cold)); then
+	((warm)) && echo
+	python3 - "$tmp/out" "$machine" "$COLD_RUNS" "$PARALLEL" "${cold_envs[@]}" <<'PY'
+import glob, json, os, statistics, sys
+
+out, machine, runs, parallel, *envs = sys.argv[1:]
+LABEL = {"keyctl": "keyctl", "keyctl-nobus": "keyctl, no session bus", "secret-service": "secret-service"}
+
+
+def times(env, case):
+    t = []
+    for path in sorted(glob.glob(os.path.join(out, f"cold.{env}.{case}.*.json"))):
+        with open(path) as f:
+            t += json.load(f)["results"][0]["times"]
+    return t
+
+
+rounds = {}
+with open(os.path.join(out, "parallel")) as f:
+    for line in f:
+        env, _, start, end, prompts, gst, failed, sessions, wstart, wend = line.split()
+        rounds.setdefault(env, []).append((float(end) - float(start), int(prompts), int(gst), int(failed), int(sessions),
+                                           float(wend) - float(wstart)))
+
+n = min(len(times(e, c)) for e in envs for c in ("cold", "bare"))
+print("### Cold path\n")
+print(f"Cold export: `broker export dev` after `broker clear` (hyperfine -N --prepare), mfa_process = echo 123456, "
+      f"moto_server on loopback as STS; bare STS call: one GetSessionToken with aws-sdk-go-v2 to the same moto "
+      f"(internal/benchfloor/stscall). {n} runs per case in 2 rounds, 2 warm-up runs each. "
+      f"{parallel} at once: {parallel} cold `broker export dev` started together on an empty cache; "
+      "wall time from the first start to the last exit; then the same with the session cached.\n")
+print("| keychain | cold export mean ± σ (ms) | bare STS call mean ± σ (ms) | cold − bare (ms) | "
+      f"{parallel} at once, cold: wall per round, mean (min–max) (ms) | {parallel} at once, cached (ms) | MFA prompts per round | GetSessionToken per round | failed callers | distinct sessions |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+notes = []
+for env in envs:
+    c, b = times(env, "cold"), times(env, "bare")
+    r = rounds.get(env, [])
+    wall = statistics.fmean(x[0] for x in r)
+    wall_range = f" ({min(x[0] for x in r) * 1e3:.0f}–{max(x[0] for x in r) * 1e3:.0f})" if len(r) > 1 else ""
+    col = lambda i: ", ".join(str(x[i]) for x in r)
+    print(f"| {LABEL[env]} | {statistics.fmean(c) * 1e3:.1f} ± {statistics.stdev(c) * 1e3:.1f} | "
+          f"{statistics.fmean(b) * 1e3:.1f} ± {statistics.stdev(b) * 1e3:.1f} | "
+          f"{(statistics.fmean(c) - statistics.fmean(b)) * 1e3:.1f} | {wall * 1e3:.0f}{wall_range} | "
+          f"{statistics.fmean(x[5] for x in r) * 1e3:.0f} | "
+          f"{col(1)} | {col(2)} | {col(3)} | {col(4)} |")
+    if any(x[1] != 1 or x[2] != 1 or x[3] or x[4] != 1 for x in r):
+        notes.append(f"- {LABEL[env]}: NOT one MFA prompt, one GetSessionToken and one session for all callers in every round")
+    else:
+        notes.append(f"- {LABEL[env]}: one MFA prompt, one GetSessionToken and one session shared by all {parallel} callers, every round")
+print(f"\nMachine: {machine}.\n")
+print("\n".join(notes))
+PY
+fi

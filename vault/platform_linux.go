@@ -85,3 +85,23 @@ func isLocked(err error) bool {
 	var e dbus.Error
 	return errors.As(err, &e) && e.Name == "org.freedesktop.Secret.Error.IsLocked"
 }
+
+// isGone reports whether err is the Secret Service saying that an item it
+// had just listed no longer exists: another process (`broker clear`, a
+// purge of expired sessions) deleted it between keyring's search and its
+// read or delete. That is not found, not a failure.
+func isGone(err error) bool {
+	var e dbus.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Name {
+	case "org.freedesktop.Secret.Error.NoSuchObject",
+		"org.freedesktop.DBus.Error.UnknownObject",
+		// gnome-keyring, for an item path that is gone: "No such interface
+		// “org.freedesktop.Secret.Item” on object at path ...".
+		"org.freedesktop.DBus.Error.UnknownMethod", "org.freedesktop.DBus.Error.UnknownInterface":
+		return true
+	}
+	return false
+}

@@ -13,3 +13,5 @@ func isLocked(error) bool { return false }
 
 // keyctlPerm is unused: the kernel keyring is Linux only.
 const keyctlPerm = 0
+
+func isGone(error) bool { return false }

@@ -212,7 +212,7 @@ func classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, keyring.ErrKeyNotFound):
+	case errors.Is(err, keyring.ErrKeyNotFound), isGone(err):
 		return ErrNotFound
 	case isLocked(err):
 		return fmt.Errorf("%w: %v", ErrLocked, err)
