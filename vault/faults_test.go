@@ -13,6 +13,7 @@ import (
 // went away, an item deleted by someone else between a listing and a read,
 // and a garbage entry that cannot even be removed.
 
+//lint:ignore ST1005 the text is D-Bus's own error message, copied as a real backend returns it
 var errBackendGone = errors.New("The name org.freedesktop.secrets was not provided by any .service files")
 
 // goneRing is a keyring whose service has gone away.
