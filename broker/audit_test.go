@@ -127,7 +127,7 @@ func TestKeyOwners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	devID, other := keys["dev"].AccessKeyID, "AKIAQX3FAKEKEY7ABCDE"
+	devID, other := keys["dev"].AccessKeyID, "AKIAQX0FAKEKEY0ABCDE"
 	got := b.KeyOwners(t.Context(), []string{devID, other, other}, stored, AuditOptions{})
 	if o := got[devID]; o.Profile != "dev" || !o.Yours || o.Account != "123456789012" {
 		t.Errorf("the stored key: %+v", o)

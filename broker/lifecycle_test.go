@@ -180,7 +180,7 @@ func TestKeyChanges(t *testing.T) {
 		{ActionDelete, otherID, ErrKeyActive},
 		{ActionDeactivate, stored, ErrKeyInUse},
 		{ActionDelete, stored, ErrKeyActive},
-		{ActionActivate, "AKIAAAAAAAAAAAAAAAAA", ErrKeyNotUsers},
+		{ActionActivate, "AKIA0000000000000000", ErrKeyNotUsers},
 	}
 	for _, r := range refusals {
 		if _, err := l.ChangeKey(ctx, r.action, r.id, false); !errors.Is(err, r.want) {

@@ -11,9 +11,9 @@ import (
 )
 
 const (
-	id1     = "AKIAQX3FAKEKEY7ABCDE"
+	id1     = "AKIAQX0FAKEKEY0ABCDE"
 	secret1 = "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"
-	id2     = "AKIAQX3FAKEKEY7VWXYZ"
+	id2     = "AKIAQX0FAKEKEY0VWXYZ"
 	secret2 = "Zz9yXUtnFEMIK7MDENGbPxRfiCYabcd1234+/QQQ"
 )
 
@@ -29,7 +29,7 @@ const sample = "# my keys\n" +
 	"aws_secret_access_key=" + secret2 + "\n" +
 	"\n" +
 	"[temp]\n" +
-	"aws_access_key_id = ASIAQX3FAKEKEY7TEMPO\n" +
+	"aws_access_key_id = ASIAQX0FAKEKEY0TEMPO\n" +
 	"aws_secret_access_key = tempSECRETtempSECRETtempSECRETtempSECRE\n" +
 	"aws_session_token = FwoGZXIvYXdzEtoken\n"
 
@@ -42,7 +42,7 @@ func TestEntries(t *testing.T) {
 	want := []Entry{
 		{Profile: "default", Line: 3, AccessKeyID: id1, SecretAccessKey: secret1},
 		{Profile: "work", Line: 9, AccessKeyID: id2, SecretAccessKey: secret2},
-		{Profile: "temp", Line: 13, AccessKeyID: "ASIAQX3FAKEKEY7TEMPO", SecretAccessKey: "tempSECRETtempSECRETtempSECRETtempSECRE", HasToken: true},
+		{Profile: "temp", Line: 13, AccessKeyID: "ASIAQX0FAKEKEY0TEMPO", SecretAccessKey: "tempSECRETtempSECRETtempSECRETtempSECRE", HasToken: true},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Entries = %+v", got)
@@ -110,7 +110,7 @@ func TestWithout(t *testing.T) {
 		"region = eu-west-1\n" +
 		"\n" +
 		"[temp]\n" +
-		"aws_access_key_id = ASIAQX3FAKEKEY7TEMPO\n" +
+		"aws_access_key_id = ASIAQX0FAKEKEY0TEMPO\n" +
 		"aws_secret_access_key = tempSECRETtempSECRETtempSECRETtempSECRE\n" +
 		"aws_session_token = FwoGZXIvYXdzEtoken\n"
 	if got != want {

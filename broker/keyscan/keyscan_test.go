@@ -9,7 +9,7 @@ import (
 )
 
 const (
-	realID     = "AKIAQX3FAKEKEY7ABCDE"
+	realID     = "AKIAQX0FAKEKEY0ABCDE"
 	realSecret = "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"
 )
 
@@ -20,7 +20,7 @@ func TestLines(t *testing.T) {
 		ex   bool
 	}{
 		{"aws_access_key_id = " + realID, []Kind{LongTermKeyID}, false},
-		{`"AccessKeyId": "ASIAQX3FAKEKEY7ABCDE",`, []Kind{TemporaryKeyID}, false},
+		{`"AccessKeyId": "ASIAQX0FAKEKEY0ABCDE",`, []Kind{TemporaryKeyID}, false},
 		{"export AWS_SECRET_ACCESS_KEY=" + realSecret, []Kind{Secret}, false},
 		{`{"SecretAccessKey":"` + realSecret + `"}`, []Kind{Secret}, false},
 		{"key=" + realID + " secret=" + realSecret, []Kind{LongTermKeyID, Secret}, false},
@@ -30,7 +30,7 @@ func TestLines(t *testing.T) {
 		{"X" + realID, nil, false},
 		{realID + "9", nil, false},
 		{"akiaqx3fakekey7abcde", nil, false},
-		{"AKIAQX3FAKEKEY7ABCD", nil, false},
+		{"AKIAQX0FAKEKEY0ABCD", nil, false},
 		{"commit " + realSecret, nil, false},                                     // no "secret" word before it
 		{"secret = " + realSecret + "z", nil, false},                             // 41 characters
 		{"secret = " + realSecret + "=", nil, false},                             // base64 padding: a longer blob

@@ -12,7 +12,7 @@ import (
 
 // Temporary credentials in the file: they stay, untouched.
 const (
-	tempID     = "ASIAQX3FAKEKEY7TEMPO"
+	tempID     = "ASIAQX0FAKEKEY0TEMPO"
 	tempSecret = "tempSECRETtempSECRETtempSECRETtempSECR/+"
 	tempToken  = "FwoGZXIvYXdzEFAKETOKENFAKETOKENFAKETOKEN"
 )

@@ -98,7 +98,7 @@ func TestKeysCommand(t *testing.T) {
 	both := map[string]string{u.keyID: "Active", other: "Active"}
 	w.mustFail("only an inactive key can be deleted", "keys", "delete", "--yes", "dev", other)
 	w.mustFail("keychain holds", "keys", "deactivate", "--yes", "dev", u.keyID)
-	w.mustFail("not one of the user's", "keys", "activate", "dev", "AKIAAAAAAAAAAAAAAAAA")
+	w.mustFail("not one of the user's", "keys", "activate", "dev", "AKIA0000000000000000")
 	w.sameKeys("after refusals", both)
 
 	w.mustBroker("keys", "deactivate", "--yes", "dev", other)
