@@ -107,6 +107,8 @@ done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/private-keyring.sh
+. scripts/private-keyring.sh
 exec 3>&2 # the caller's stderr, for cleanup
 
 step=preflight
@@ -209,48 +211,8 @@ GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/stscall" ./internal/benchfloor
 # --- a private world ---------------------------------------------------------
 
 step="private D-Bus session and gnome-keyring"
-export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run XDG_DATA_HOME=$tmp/data \
-	XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache XDG_STATE_HOME=$tmp/state
-unset DBUS_SESSION_BUS_ADDRESS GNOME_KEYRING_CONTROL SSH_AUTH_SOCK DISPLAY WAYLAND_DISPLAY
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(AWS_|BROKER_)' || true)
-
-# A session bus with no service directories: nothing starts on demand.
-cat >"$tmp/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$XDG_RUNTIME_DIR/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile --print-address=1 >"$tmp/bus.address" 2>"$tmp/bus.log" 3>&- &
-dbus_pid=$!
-for ((i = 0; i < 100; i++)); do
-	[[ -s $tmp/bus.address ]] && break
-	kill -0 "$dbus_pid" 2>/dev/null || fail "dbus-daemon exited: $(cat "$tmp/bus.log")"
-	sleep 0.1
-done
-read -r bus_address <"$tmp/bus.address" || fail "dbus-daemon printed no address within 10s"
-export DBUS_SESSION_BUS_ADDRESS=$bus_address
-
-printf '%s' "$KEYRING_PASSWORD" >"$tmp/keyring-password"
-gnome-keyring-daemon --foreground --unlock --components=secrets \
-	<"$tmp/keyring-password" >"$tmp/keyring.log" 2>&1 3>&- &
-keyring_pid=$!
-bus() { dbus-send --session --print-reply=literal --reply-timeout=2000 "$@" 2>/dev/null; }
-for ((i = 0; i < 100; i++)); do
-	[[ $(bus --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
-		org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Collection string:Locked) == *false* ]] && break
-	kill -0 "$keyring_pid" 2>/dev/null || fail "gnome-keyring-daemon exited: $(cat "$tmp/keyring.log")"
-	sleep 0.1
-done
-((i < 100)) || fail "no unlocked login collection on the private bus after 10s"
+start_private_keyring
+bus_address=$DBUS_SESSION_BUS_ADDRESS
 
 # start_moto [CMD-PREFIX...]: moto_server on a free loopback port, recording
 # every request to $tmp/moto.record, as AWS_ENDPOINT_URL.

@@ -31,6 +31,8 @@ KEYRING_PASSWORD=broker-test # gnome-keyring creates no login keyring for ""
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/private-keyring.sh
+. scripts/private-keyring.sh
 
 started=$SECONDS
 step=preflight
@@ -132,67 +134,7 @@ PYTHONUSERBASE=$(python3 -m site --user-base)
 export GOCACHE GOMODCACHE GOPATH GOENV PYTHONUSERBASE
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/broker-test.XXXXXXXX")
-mkdir -p "$tmp"/{home,run,data,config,cache,state}
-chmod 700 "$tmp/run"
-export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run XDG_DATA_HOME=$tmp/data \
-	XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache XDG_STATE_HOME=$tmp/state
-unset DBUS_SESSION_BUS_ADDRESS GNOME_KEYRING_CONTROL SSH_AUTH_SOCK DISPLAY WAYLAND_DISPLAY
-# Nothing of the caller's AWS or broker setup leaks into the tests.
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(AWS_|BROKER_)' || true)
-
-# A session bus with no service directories: nothing is started on demand,
-# so every test talks to the keyring daemon below and no other.
-cat >"$tmp/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$XDG_RUNTIME_DIR/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-# Not --fork: as a child of this script it is reaped here, not left a zombie.
-dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile --print-address=1 >"$tmp/bus.address" 2>"$tmp/bus.log" &
-dbus_pid=$!
-for ((i = 0; i < 100; i++)); do
-	[[ -s $tmp/bus.address ]] && break
-	kill -0 "$dbus_pid" 2>/dev/null || {
-		cat "$tmp/bus.log" >&2
-		fail "dbus-daemon exited"
-	}
-	sleep 0.1
-done
-read -r DBUS_SESSION_BUS_ADDRESS <"$tmp/bus.address" || fail "dbus-daemon printed no address within 10s"
-export DBUS_SESSION_BUS_ADDRESS
-
-# --unlock reads a password on stdin and creates the "login" keyring with it,
-# unlocked; it is also the "default" alias. With an empty password no login
-# keyring is made, so use a throwaway one.
-printf '%s' "$KEYRING_PASSWORD" >"$tmp/keyring-password"
-gnome-keyring-daemon --foreground --unlock --components=secrets \
-	<"$tmp/keyring-password" >"$tmp/keyring.log" 2>&1 &
-keyring_pid=$!
-
-bus() { dbus-send --session --print-reply=literal --reply-timeout=2000 "$@" 2>/dev/null; }
-for ((i = 0; i < 100; i++)); do
-	[[ $(bus --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets) == *true* ]] &&
-		[[ $(bus --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
-			org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Collection string:Locked) == *false* ]] && break
-	kill -0 "$keyring_pid" 2>/dev/null || {
-		cat "$tmp/keyring.log" >&2
-		fail "gnome-keyring-daemon exited"
-	}
-	sleep 0.1
-done
-((i < 100)) || {
-	cat "$tmp/keyring.log" >&2
-	fail "no unlocked login collection on the private bus after 10s"
-}
+start_private_keyring
 probe=(service broker-test-sh probe "$$")
 printf 'probe-secret' | secret-tool store --label='test.sh probe' "${probe[@]}"
 [[ $(secret-tool lookup "${probe[@]}") == probe-secret ]] || fail "secret-tool store/lookup round trip failed"
