@@ -18,9 +18,6 @@ import (
 const (
 	DefaultSessionDuration = 8 * time.Hour // the MFA session: one prompt per working day
 	DefaultRoleDuration    = time.Hour
-	// MinRemaining: a cached session with less left is never handed out; the
-	// AWS CLI would call broker again at once.
-	MinRemaining = 15 * time.Minute
 	// roleChainLimit is the longest role session STS grants when the caller is
 	// itself a session; longer roles are assumed from the long-term key.
 	roleChainLimit = time.Hour
@@ -85,6 +82,9 @@ func (b *Broker) Credentials(ctx context.Context, name string) (Credentials, err
 	}
 	if p.MFASerial == "" && !p.NoMFA {
 		return Credentials{}, &NoMFAError{Profile: name}
+	}
+	if err := checkDurations(p); err != nil {
+		return Credentials{}, err
 	}
 	s, err := b.resolve(ctx, p, key, len(p.Roles))
 	if err != nil {

@@ -139,9 +139,9 @@ func TestHostileSTS(t *testing.T) {
 	}{
 		{"malformed XML", stsXML(http.StatusOK, `<GetSessionTokenResponse><GetSessionTokenResult><Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>`+hostileSessionSecret+`</Secret`), "GetSessionToken"},
 		{"not XML at all", stsXML(http.StatusOK, "\x00\xff\xfe binary junk "+hostileSessionSecret), "GetSessionToken"},
-		{"empty body", stsXML(http.StatusOK, ""), "without complete credentials"},
-		{"missing SessionToken", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "", future)), "without complete credentials"},
-		{"missing Expiration", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", "")), "without complete credentials"},
+		{"empty body", stsXML(http.StatusOK, ""), "incomplete credentials"},
+		{"missing SessionToken", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "", future)), "incomplete credentials"},
+		{"missing Expiration", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", "")), "incomplete credentials"},
 		{"malformed Expiration", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", "tomorrow-ish")), "GetSessionToken"},
 		{"already expired", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", past)), "already expired"},
 		{"500 forever", stsXML(http.StatusInternalServerError, internalFailure), "InternalFailure"},

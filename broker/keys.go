@@ -234,6 +234,8 @@ func (b *Broker) Status() ([]ProfileStatus, error) {
 			r.Problem = err.Error()
 		} else if plan.MFASerial == "" && !plan.NoMFA {
 			r.Problem = (&NoMFAError{Profile: name}).Error()
+		} else if err := checkDurations(plan); err != nil {
+			r.Problem = err.Error()
 		}
 	}
 	for _, name := range keyed {

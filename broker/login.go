@@ -198,7 +198,10 @@ func (b *Broker) federationToken(ctx context.Context, p Plan, region string, d t
 	}
 	s, err := fromSTS(out.Credentials)
 	if err != nil {
-		return Creds{}, err
+		return Creds{}, fmt.Errorf("getting a federation token: %w", err)
+	}
+	if !s.Expiration.After(b.now()) {
+		return Creds{}, fmt.Errorf("getting a federation token: STS returned one that has already expired (%s)", s.Expiration.Format(time.RFC3339))
 	}
 	return Creds{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken}, nil
 }

@@ -75,8 +75,8 @@ func (b *Broker) resolve(ctx context.Context, p Plan, key vault.Key, level int) 
 	if err != nil {
 		return vault.Session{}, err
 	}
-	if !s.Expiration.After(b.now()) {
-		return vault.Session{}, fmt.Errorf("STS returned a session that has already expired (%s)", s.Expiration.Format(time.RFC3339))
+	if err := b.checkGranted(p, level, s); err != nil {
+		return vault.Session{}, err
 	}
 	s.ID, s.SourceKeyID = id, key.AccessKeyID
 	s.Profile = p.Root
@@ -99,6 +99,10 @@ func (b *Broker) cached(id string) (vault.Session, bool, error) {
 	}
 	if err != nil {
 		return vault.Session{}, false, fmt.Errorf("reading the session cache: %w", err)
+	}
+	if err := checkComplete(s); err != nil {
+		b.debugf("cached session %s: %v: minting a new one", id, err)
+		return vault.Session{}, false, nil
 	}
 	if s.Expiration.Sub(b.now()) < MinRemaining {
 		b.debugf("cached session for profile %q expires at %s: renewing", s.Profile, s.Expiration.Format(time.RFC3339))
@@ -257,15 +261,19 @@ func (u usedCodes) Used(serial, code string, at time.Time) {
 }
 
 func fromSTS(c *types.Credentials) (vault.Session, error) {
-	if c == nil || c.AccessKeyId == nil || c.SecretAccessKey == nil || c.SessionToken == nil || c.Expiration == nil {
-		return vault.Session{}, errors.New("STS answered without complete credentials")
+	if c == nil || c.Expiration == nil {
+		return vault.Session{}, fmt.Errorf("STS answered with %w", ErrIncomplete)
 	}
-	return vault.Session{
-		AccessKeyID:     *c.AccessKeyId,
-		SecretAccessKey: *c.SecretAccessKey,
-		SessionToken:    *c.SessionToken,
+	s := vault.Session{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
 		Expiration:      c.Expiration.UTC(),
-	}, nil
+	}
+	if err := checkComplete(s); err != nil {
+		return vault.Session{}, fmt.Errorf("STS answered with %w", err)
+	}
+	return s, nil
 }
 
 func seconds(d time.Duration) *int32 {
@@ -296,6 +304,9 @@ func (b *Broker) MFASession(ctx context.Context, name string) (Plan, vault.Key, 
 	}
 	if p.MFASerial == "" {
 		return Plan{}, vault.Key{}, Creds{}, &NoMFAError{Profile: name}
+	}
+	if err := checkDurations(p); err != nil {
+		return Plan{}, vault.Key{}, Creds{}, err
 	}
 	s, err := b.resolve(ctx, p, key, 0)
 	if err != nil {

@@ -52,6 +52,8 @@ func hintFor(err error) string {
 		rejected *broker.RejectedKeyError
 		mfaRej   *broker.MFARejectedError
 		down     *broker.UnreachableError
+		duration *broker.DurationError
+		short    *broker.ShortSessionError
 		backend  *vault.BackendError
 		syntax   *awsconfig.SyntaxError
 		loop     *awsconfig.LoopError
@@ -71,6 +73,10 @@ func hintFor(err error) string {
 		return "wait for the next code from your MFA device and try again"
 	case errors.As(err, &down):
 		return "check your network, or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_STS if set; cached sessions keep working while they last"
+	case errors.As(err, &duration):
+		return duration.Hint()
+	case errors.As(err, &short):
+		return "check the system clock (broker measures the time left by it); run again to ask STS once more"
 	case errors.As(err, &backend):
 		return backend.Hint
 	case errors.Is(err, vault.ErrNoBackend):
