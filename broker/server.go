@@ -108,6 +108,9 @@ func (s *CredentialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *CredentialServer) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.b.debugf("credential server: refused %s %s for host %q: %s", r.Method, r.URL.Path, r.Host, msg)
+	// A client without the token gets one answer per connection: it cannot
+	// keep connections open by sending requests.
+	w.Header().Set("Connection", "close")
 	writeJSON(w, status, map[string]string{"message": msg})
 }
 

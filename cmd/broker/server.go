@@ -5,13 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"time"
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/urfave/cli/v2"
@@ -47,11 +43,7 @@ func runServer(c *cli.Context, b *broker.Broker, profile, path string, argv []st
 	srv.OnError = func(err error) {
 		report(c.App.ErrWriter, fmt.Errorf("refreshing credentials for the command: %w", err))
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
+	hs := srv.HTTPServer()
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 	if b.Debugf != nil {
