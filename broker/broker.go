@@ -38,7 +38,7 @@ type Broker struct {
 	Vault   *vault.Vault
 	MFA     TokenSource
 	Clients Clients
-	LockDir string
+	LockDir string               // lock files' folder; RuntimeDir when ""
 	Now     func() time.Time     // clock; time.Now when nil
 	Debugf  func(string, ...any) // debug log; silent when nil
 	Region  string               // fallback region (AWS_REGION) when the profile has none

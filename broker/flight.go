@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/broker-dev/broker/internal/rundir"
 )
 
 // Single flight across processes: before minting a session, a process takes
@@ -17,23 +19,23 @@ import (
 // lockPoll is how often a waiting process retries the lock.
 const lockPoll = 20 * time.Millisecond
 
-// DefaultLockDir is $XDG_RUNTIME_DIR/broker, or a per-user folder in the temp dir.
-func DefaultLockDir() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		return filepath.Join(dir, "broker")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("broker-%d", os.Getuid()))
-}
+// RuntimeDir returns broker's private per-user folder, creating it: the
+// lock files' folder, for anything else that must be private to the user
+// (the agent's socket) too. See rundir.Dir for where it is and why nobody
+// else can block or redirect it.
+func RuntimeDir() (string, error) { return rundir.Dir() }
 
-// lock takes the lock named id in dir, waiting until ctx ends.
+// lock takes the lock named id in dir (RuntimeDir when ""), waiting until
+// ctx ends.
 func lock(ctx context.Context, dir, id string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating lock folder: %w", err)
-	}
-	if err := checkPrivate(dir); err != nil {
+	if dir == "" {
+		if dir, err = RuntimeDir(); err != nil {
+			return nil, err
+		}
+	} else if err := rundir.Ensure(dir); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, id+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, id+".lock"), os.O_CREATE|os.O_RDWR|noFollow, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file: %w", err)
 	}

@@ -23,5 +23,5 @@ func unlockFile(f *os.File) {
 	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
 }
 
-// checkPrivate: the folder lives under the user's profile on Windows.
-func checkPrivate(string) error { return nil }
+// noFollow: Windows has no O_NOFOLLOW; the folder is the user's own.
+const noFollow = 0

@@ -72,7 +72,6 @@ func newBroker(c *cli.Context) (*broker.Broker, error) {
 		Config:  cfg,
 		Vault:   v,
 		Clients: broker.DefaultClients(),
-		LockDir: broker.DefaultLockDir(),
 		MFA:     prompter,
 		Region:  firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/internal/rundir"
 	"github.com/broker-dev/broker/mfa"
 	"github.com/broker-dev/broker/vault"
 )
@@ -54,6 +55,7 @@ func hintFor(err error) string {
 		down     *broker.UnreachableError
 		duration *broker.DurationError
 		short    *broker.ShortSessionError
+		foreign  *rundir.ForeignError
 		backend  *vault.BackendError
 		syntax   *awsconfig.SyntaxError
 		loop     *awsconfig.LoopError
@@ -77,6 +79,8 @@ func hintFor(err error) string {
 		return duration.Hint()
 	case errors.As(err, &short):
 		return "check the system clock (broker measures the time left by it); run again to ask STS once more"
+	case errors.As(err, &foreign):
+		return foreign.Hint()
 	case errors.As(err, &backend):
 		return backend.Hint
 	case errors.Is(err, vault.ErrNoBackend):
