@@ -132,6 +132,7 @@ func hostileBroker(t *testing.T, endpoint string) *Broker {
 func TestHostileSTS(t *testing.T) {
 	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	future := time.Now().Add(8 * time.Hour).UTC().Format(time.RFC3339)
+	soon := time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339)
 	cases := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -144,6 +145,8 @@ func TestHostileSTS(t *testing.T) {
 		{"missing Expiration", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", "")), "incomplete credentials"},
 		{"malformed Expiration", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", "tomorrow-ish")), "GetSessionToken"},
 		{"already expired", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", past)), "already expired"},
+		{"empty AccessKeyId", stsXML(http.StatusOK, strings.Replace(sessionXML("ASIAX", hostileSessionSecret, "tok", future), "ASIAX", "", 1)), "incomplete credentials"},
+		{"5 minutes left", stsXML(http.StatusOK, sessionXML("ASIAX", hostileSessionSecret, "tok", soon)), "less than 15m0s left"},
 		{"500 forever", stsXML(http.StatusInternalServerError, internalFailure), "InternalFailure"},
 	}
 	for _, c := range cases {

@@ -128,7 +128,7 @@ func TestRuntimeDirOtherUsers(t *testing.T) {
 	if err := os.Mkdir(victims, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, how := range []string{"folder", "link"} {
+	for _, how := range []string{"link", "folder"} {
 		if err := os.RemoveAll(taken); err != nil {
 			t.Fatal(err)
 		}
