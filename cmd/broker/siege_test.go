@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +62,7 @@ func siegeChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	raiseFileLimit(siegeConns + 256)
 	var r siegeReport
 	conns := openSiege(u, &r)
 
@@ -98,6 +100,20 @@ func siegeChild() int {
 	wg.Wait()
 	_ = json.NewEncoder(os.Stdout).Encode(r)
 	return 0
+}
+
+// raiseFileLimit makes room for n open files: Go already raises the soft
+// limit to the hard one; root may raise the hard one too.
+func raiseFileLimit(n uint64) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur >= n {
+		return
+	}
+	lim.Cur = n
+	if lim.Max < n {
+		lim.Max = n
+	}
+	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }
 
 // openSiege opens siegeConns connections without the token: half send
