@@ -5,26 +5,49 @@
 //
 // Rules:
 //
-//   - An access key ID is AKIA or ASIA followed by 16 upper-case letters or
-//     digits (AWS uses base32, A-Z and 2-7; moto also uses 0, 1, 8 and 9),
-//     with no letter or digit right before or after it.
-//   - A secret is a run of exactly 40 characters from A-Z, a-z, 0-9, '/'
-//     and '+', with none of those (nor '=') right before or after it, that
-//     has an upper-case and a lower-case letter and a digit, '/' or '+',
-//     on a line where the word "secret" (any case) comes before it:
-//     aws_secret_access_key = …, AWS_SECRET_ACCESS_KEY=…,
-//     "SecretAccessKey": "…", secret: …. A 40-character hex digest (a git
-//     commit) has no upper-case letter and is never a secret.
+//   - An access key ID is one of AWS's key prefixes (AKIA access key, ASIA
+//     temporary key from STS, ABIA STS service bearer token, ACCA
+//     context-specific credential, A3T plus one letter or digit in old
+//     keys) followed by upper-case letters or digits to 20 characters (AWS
+//     uses base32, A-Z and 2-7; moto also uses 0, 1, 8 and 9), with no
+//     letter or digit right before or after it. The other unique-ID
+//     prefixes (AIDA user, AROA role, AGPA group, ANPA and ANVA policy,
+//     APKA public key, AIPA instance profile, …) name IAM things, not keys:
+//     they are not reported.
+//   - A placeholder is not a key: after the prefix, a run of five of one
+//     character, fewer than six different characters (AKIAXXXX…,
+//     AKIATESTTESTTESTTEST), six steps up the alphabet (ABCDEFG…), or a
+//     Shannon entropy under 3 bits per character. A secret is a
+//     placeholder with an entropy under 4 bits, a run of five, or eight
+//     steps up; random base64 has about 5.
+//   - A secret candidate is a run of exactly 40 characters from A-Z, a-z,
+//     0-9, '/' and '+', with none of those (nor '=') right before or after
+//     it, that has an upper-case and a lower-case letter and a digit, '/'
+//     or '+' (so a hex digest, a git commit, never is). It is a secret when
+//     its context says so, the strongest signal first: a key ID within
+//     five lines of it ("secret next to key ID": SDK constructors,
+//     id:secret pairs, s3n://ID:SECRET@bucket, the IAM console's CSV,
+//     Terraform and Kubernetes blocks); a hint before it on its line (the
+//     words secret, password, passwd, credential; a name holding "aws" or
+//     the word "sk" right before it: aws_key = …, AWS_SK=…); or a hint on
+//     one of the three lines before it (the value on the line after its name:
+//     Packer and Terraform variable blocks, Kubernetes name/value, Postman
+//     environments, Hadoop XML).
+//   - Encoded forms are decoded first, each line on its own: %2F, %2B and
+//     %3D (URL-encoded), \/ (JSON), and any run of 24 or more base64 or
+//     base64url characters (a Kubernetes Secret's data, a JWT's parts, a
+//     whole credentials file) that decodes to printable text.
 //   - A value containing "EXAMPLE" is AWS's documentation example
 //     (AKIAIOSFODNN7EXAMPLE, wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY):
-//     reported with Example set, for the caller not to count.
+//     reported with Example set, for the caller not to count; so is a
+//     secret whose only context is a documentation example key ID.
 package keyscan
 
 import (
 	"bytes"
-	"regexp"
+	"math"
+	"slices"
 	"strings"
-	"sync"
 )
 
 // Kind is what a finding is.
@@ -32,27 +55,24 @@ type Kind string
 
 // Kinds of findings.
 const (
-	LongTermKeyID  Kind = "access-key-id"           // AKIA…
+	LongTermKeyID  Kind = "access-key-id"           // AKIA…, A3T…
 	TemporaryKeyID Kind = "temporary-access-key-id" // ASIA…
+	ServiceKeyID   Kind = "service-access-key-id"   // ABIA…, ACCA…
 	Secret         Kind = "secret-access-key"
 )
 
 // Finding is one key ID or secret in one line of a file.
 type Finding struct {
-	Path    string `json:"file"`
-	Line    int    `json:"line"`
-	Kind    Kind   `json:"kind"`
-	Masked  string `json:"value"`   // AKIA****WXYZ for IDs; nothing of a secret
-	Example bool   `json:"example"` // AWS's documentation example: not counted
-	Value   string `json:"-"`       // what was found: never print it
+	Path      string `json:"file"`
+	Line      int    `json:"line"`
+	Kind      Kind   `json:"kind"`
+	Masked    string `json:"value"`      // AKIA****WXYZ for IDs; nothing of a secret
+	Example   bool   `json:"example"`    // AWS's documentation example: not counted
+	Reason    string `json:"reason"`     // why it matched; never any of the value
+	Tracked   bool   `json:"tracked"`    // git tracks the file: it is in commits, and pushed
+	LocalOnly bool   `json:"local_only"` // git ignores the file and does not track it
+	Value     string `json:"-"`          // what was found: never print it
 }
-
-// The patterns compile on first use: every broker command links this
-// package, and the warm credential_process call must not pay for them.
-var (
-	keyIDPattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`A[KS]IA[A-Z0-9]{16}`) })
-	secretPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9/+]{40}`) })
-)
 
 // MaskID shows an access key ID's kind and last four characters: AKIA****WXYZ.
 func MaskID(id string) string {
@@ -65,68 +85,180 @@ func MaskID(id string) string {
 // maskedSecret is all that is ever shown of a secret.
 const maskedSecret = "(secret hidden)"
 
+// keyPrefixes are the key IDs' prefixes, with their kind and reason.
+var keyPrefixes = map[string]struct {
+	kind   Kind
+	reason string
+}{
+	"AKIA": {LongTermKeyID, "AKIA prefix: an access key"},
+	"ASIA": {TemporaryKeyID, "ASIA prefix: a temporary key from STS"},
+	"ABIA": {ServiceKeyID, "ABIA prefix: an STS service bearer token"},
+	"ACCA": {ServiceKeyID, "ACCA prefix: a context-specific credential"},
+	"A3T":  {LongTermKeyID, "A3T prefix: an older access key"},
+}
+
+// Reasons a secret matched, strongest first.
+const (
+	reasonNextToID      = "secret next to key ID"
+	reasonNextToExample = "secret next to AWS's documentation example key ID"
+	nearLines           = 5 // "next to": within this many lines
+	hintLines           = 3 // a name this many lines above its value
+)
+
+// line is one line of a file as the rules see it, after decoding.
+type line struct {
+	num     int
+	text    []byte
+	raw     []byte // the line as in the file
+	encoded string // "", "URL-encoded" or "base64-encoded": what was decoded
+}
+
+// token is a key ID or secret candidate in a line.
+type token struct {
+	value   string
+	at      int // offset in the line
+	example bool
+}
+
 // Lines returns the findings in data, the contents of the file at path.
 func Lines(path string, data []byte) []Finding {
+	lines := split(data)
+	ids := make([][]token, len(lines))
+	near := map[int]int{} // line number → 1 an example ID within reach, 2 a real one
 	var out []Finding
-	for num := 1; len(data) > 0; num++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		out = append(out, inLine(path, num, line)...)
+	type key struct {
+		value string
+		line  int
 	}
-	return out
-}
-
-// inLine returns the findings in one line.
-func inLine(path string, num int, line []byte) []Finding {
-	var out []Finding
-	if bytes.Contains(line, []byte("IA")) {
-		for _, m := range keyIDPattern().FindAllIndex(line, -1) {
-			if alnumAt(line, m[0]-1) || alnumAt(line, m[1]) {
+	seen := map[key]bool{}
+	add := func(f Finding) {
+		k := key{f.Value, f.Line}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	for i, l := range lines {
+		ids[i] = keyIDs(l.text)
+		for _, id := range ids[i] {
+			p := keyPrefixes[id.value[:4]]
+			if strings.HasPrefix(id.value, "A3T") {
+				p = keyPrefixes["A3T"]
+			}
+			add(Finding{Path: path, Line: l.num, Kind: p.kind, Masked: MaskID(id.value), Example: id.example,
+				Reason: withEncoding(p.reason, l, id.value), Value: id.value})
+			strength := 2
+			if id.example {
+				strength = 1
+			}
+			for n := l.num - nearLines; n <= l.num+nearLines; n++ {
+				near[n] = max(near[n], strength)
+			}
+		}
+	}
+	for i, l := range lines {
+		for _, s := range secrets(l.text) {
+			reason, example := secretReason(lines, i, s, near[l.num])
+			if reason == "" {
 				continue
 			}
-			id := string(line[m[0]:m[1]])
-			kind := LongTermKeyID
-			if strings.HasPrefix(id, "ASIA") {
-				kind = TemporaryKeyID
-			}
-			out = append(out, Finding{Path: path, Line: num, Kind: kind, Masked: MaskID(id),
-				Example: strings.Contains(id, "EXAMPLE"), Value: id})
+			add(Finding{Path: path, Line: l.num, Kind: Secret, Masked: maskedSecret,
+				Example: example || s.example, Reason: withEncoding(reason, l, s.value), Value: s.value})
 		}
 	}
-	word := indexFold(line, "secret")
-	if word < 0 {
-		return out
-	}
-	word += len("secret")
-	for _, m := range secretPattern().FindAllIndex(line[word:], -1) {
-		s, e := word+m[0], word+m[1]
-		if secretCharAt(line, s-1) || secretCharAt(line, e) || (e < len(line) && line[e] == '=') {
-			continue
-		}
-		v := string(line[s:e])
-		if !mixed(v) {
-			continue
-		}
-		out = append(out, Finding{Path: path, Line: num, Kind: Secret, Masked: maskedSecret,
-			Example: strings.Contains(v, "EXAMPLE"), Value: v})
-	}
+	slices.SortStableFunc(out, func(a, b Finding) int { return a.Line - b.Line })
 	return out
 }
 
-func alnumAt(b []byte, i int) bool {
-	if i < 0 || i >= len(b) {
-		return false
+// secretReason says why candidate s in lines[i] is a secret, or "".
+func secretReason(lines []line, i int, s token, near int) (string, bool) {
+	if near == 2 {
+		return reasonNextToID, false
 	}
-	c := b[i]
+	if h := hintBefore(lines[i].text[:s.at]); h != "" {
+		return "secret after " + h, false
+	}
+	for j := i - 1; j >= 0 && lines[j].num >= lines[i].num-hintLines; j-- {
+		if h := hintIn(lines[j].text); h != "" {
+			return "secret on the line after " + h, false
+		}
+	}
+	if near == 1 {
+		return reasonNextToExample, true
+	}
+	return "", false
+}
+
+func withEncoding(reason string, l line, value string) string {
+	if l.encoded != "" && !bytes.Contains(l.raw, []byte(value)) {
+		return reason + ", " + l.encoded
+	}
+	return reason
+}
+
+func isAlnum(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
 
-func secretCharAt(b []byte, i int) bool {
-	return alnumAt(b, i) || i >= 0 && i < len(b) && (b[i] == '/' || b[i] == '+')
+func isSecretChar(c byte) bool { return isAlnum(c) || c == '/' || c == '+' }
+
+// keyIDs are the key IDs in b that are not placeholders.
+func keyIDs(b []byte) []token {
+	var out []token
+	for i := 0; i+20 <= len(b); i++ {
+		if b[i] != 'A' || i > 0 && isAlnum(b[i-1]) {
+			continue
+		}
+		j := i
+		for j < len(b) && j-i <= 20 && isAlnum(b[j]) {
+			j++
+		}
+		if j-i != 20 {
+			i = j
+			continue
+		}
+		id := string(b[i:j])
+		i = j
+		if !isKeyID(id) || placeholderID(id) {
+			continue
+		}
+		out = append(out, token{value: id, at: j - 20, example: strings.Contains(id, "EXAMPLE")})
+	}
+	return out
+}
+
+func isKeyID(id string) bool {
+	if _, ok := keyPrefixes[id[:4]]; !ok && !strings.HasPrefix(id, "A3T") {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// secrets are the secret candidates in b that are not placeholders.
+func secrets(b []byte) []token {
+	var out []token
+	for i := 0; i < len(b); i++ {
+		if !isSecretChar(b[i]) {
+			continue
+		}
+		j := i
+		for j < len(b) && isSecretChar(b[j]) {
+			j++
+		}
+		if j-i == 40 && (j == len(b) || b[j] != '=') {
+			v := string(b[i:j])
+			if mixed(v) && !placeholderSecret(v) {
+				out = append(out, token{value: v, at: i, example: strings.Contains(v, "EXAMPLE")})
+			}
+		}
+		i = j
+	}
+	return out
 }
 
 // mixed: an upper-case and a lower-case letter, and a digit, '/' or '+'.
@@ -143,6 +275,157 @@ func mixed(s string) bool {
 		}
 	}
 	return upper && lower && other
+}
+
+func placeholderID(id string) bool {
+	rest := id[4:]
+	return longestRun(rest) >= 5 || distinct(rest) < 6 || stepsUp(rest) >= 6 || entropy(id) < 3
+}
+
+func placeholderSecret(s string) bool {
+	return longestRun(s) >= 5 || stepsUp(s) >= 8 || entropy(s) < 4
+}
+
+func longestRun(s string) int {
+	best, run := 0, 0
+	for i := range len(s) {
+		if i > 0 && s[i] == s[i-1] {
+			run++
+		} else {
+			run = 1
+		}
+		best = max(best, run)
+	}
+	return best
+}
+
+func distinct(s string) int {
+	var set [256]bool
+	n := 0
+	for _, c := range []byte(s) {
+		if !set[c] {
+			set[c], n = true, n+1
+		}
+	}
+	return n
+}
+
+// stepsUp counts neighbours one apart in ASCII: ABCD, 1234.
+func stepsUp(s string) int {
+	n := 0
+	for i := 1; i < len(s); i++ {
+		if s[i] == s[i-1]+1 {
+			n++
+		}
+	}
+	return n
+}
+
+// entropy is the Shannon entropy of s, in bits per character.
+func entropy(s string) float64 {
+	var counts [256]int
+	for _, c := range []byte(s) {
+		counts[c]++
+	}
+	var h float64
+	for _, n := range counts {
+		if n > 0 {
+			p := float64(n) / float64(len(s))
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+// Hints: words that name a secret wherever they come before it on its
+// line, and names that do when they are the name the value is given to.
+var hintWords = []string{"secret", "password", "passwd", "credential"}
+
+// hintBefore is the hint in b, the text before a candidate on its line:
+// a hint word anywhere, or the name right before the value.
+func hintBefore(b []byte) string {
+	if h := hintWord(b); h != "" {
+		return h
+	}
+	return nameHint(lastName(b), false)
+}
+
+// hintIn is a hint anywhere in b, a line above a candidate.
+func hintIn(b []byte) string {
+	if h := hintWord(b); h != "" {
+		return h
+	}
+	for _, name := range names(b) {
+		if h := nameHint(name, true); h != "" {
+			return h
+		}
+	}
+	return ""
+}
+
+func hintWord(b []byte) string {
+	if len(b) < 6 {
+		return ""
+	}
+	for _, w := range hintWords {
+		if indexFold(b, w) >= 0 {
+			return `"` + w + `"`
+		}
+	}
+	return ""
+}
+
+// nameHint: name holds "sk" or "pwd" as a whole word (AWS_SK, aws.sk,
+// sk), or "aws" (strict: and "key" too, as in aws_key; a line above a
+// value names many things).
+func nameHint(name []byte, strict bool) string {
+	if len(name) < 2 {
+		return ""
+	}
+	lower := strings.ToLower(string(name))
+	if strings.Contains(lower, "aws") && (!strict || strings.Contains(lower, "key")) {
+		return "a name with \"aws\""
+	}
+	for _, part := range strings.FieldsFunc(lower, func(r rune) bool { return r < 'a' || r > 'z' }) {
+		if part == "sk" || part == "pwd" {
+			return `"` + part + `"`
+		}
+	}
+	return ""
+}
+
+func isNameChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
+
+// lastName is the name a value after b is given to: the last name in b,
+// with only quotes, spaces and an assignment (= : => , ( <tag>) after it.
+func lastName(b []byte) []byte {
+	end := len(b)
+	for end > 0 && bytes.IndexByte([]byte(" \t'\"`=:>,({[<"), b[end-1]) >= 0 {
+		end--
+	}
+	start := end
+	for start > 0 && isNameChar(b[start-1]) {
+		start--
+	}
+	return b[start:end]
+}
+
+// names are the names in b.
+func names(b []byte) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(b); {
+		if !isNameChar(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(b) && isNameChar(b[j]) {
+			j++
+		}
+		out = append(out, b[i:j])
+		i = j
+	}
+	return out
 }
 
 // indexFold is the index of the first ASCII-case-insensitive match of word

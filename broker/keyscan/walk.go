@@ -2,7 +2,6 @@ package keyscan
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // DefaultMaxFileSize is the largest file Scan reads; larger ones are
@@ -57,16 +58,22 @@ func CheckGlob(glob string) error {
 
 // Scan looks for keys and secrets in root, a file or a folder. A file is
 // read whatever its name. In a folder, Scan skips .git, node_modules and
-// vendor folders, symlinks, binary files (a NUL byte in the first 8 KiB),
-// files over MaxFileSize, and whatever the .gitignore files in the folder
-// and its subfolders or opt.Exclude exclude. Supported .gitignore syntax:
-// blank lines and # comments; globs with *, ? and [...] (path.Match); **
-// as a whole segment (a/**/b, **/x, x/**); a trailing / for folders only;
-// a / at the start or in the middle anchors the pattern to the
-// .gitignore's folder, otherwise it matches a name at any depth; !pattern
-// re-includes (not below an excluded folder, as in git). Not supported:
-// backslash escapes, and .gitignore files above root, $GIT_DIR/info/exclude
-// and core.excludesFile.
+// vendor folders, symlinks, binary files (a NUL byte in the first 8 KiB,
+// unless the file is UTF-16 text), files over MaxFileSize, and whatever
+// opt.Exclude excludes. A file that git ignores is read all the same:
+// git still pushes it if it tracks it (committed before it was ignored),
+// and one it does not track still holds the key on this disk
+// (Finding.LocalOnly). Inside a git work tree (root's, or a folder below
+// root holding .git) git says which files it tracks and ignores
+// (`git ls-files`); elsewhere, or without git, the .gitignore files in the
+// folder and its subfolders decide what is local only. Supported
+// .gitignore syntax there: blank lines and # comments; globs with *, ?
+// and [...] (path.Match); ** as a whole segment (a/**/b, **/x, x/**); a
+// trailing / for folders only; a / at the start or in the middle anchors
+// the pattern to the .gitignore's folder, otherwise it matches a name at
+// any depth; !pattern re-includes (not below an excluded folder, as in
+// git). Not supported: backslash escapes, and .gitignore files above
+// root, $GIT_DIR/info/exclude and core.excludesFile.
 func Scan(root string, opt Options) (Result, error) {
 	if opt.MaxFileSize <= 0 {
 		opt.MaxFileSize = DefaultMaxFileSize
@@ -77,7 +84,11 @@ func Scan(root string, opt Options) (Result, error) {
 		return res, err
 	}
 	if !fi.IsDir() {
-		res.scanFile(root, opt.MaxFileSize)
+		f := file{path: root}
+		if r := gitRepo(filepath.Dir(root), filepath.Base(root)); r != nil {
+			f.tracked, f.localOnly = r.status(filepath.Base(root))
+		}
+		res.add(scanFile(f, opt.MaxFileSize))
 		return res, nil
 	}
 	var excludes []rule
@@ -88,8 +99,32 @@ func Scan(root string, opt Options) (Result, error) {
 		r, _ := parseRule("", g)
 		excludes = append(excludes, r)
 	}
+	files, err := walk(root, excludes, &res)
+	if err != nil {
+		return res, err
+	}
+	for _, r := range scanAll(files, opt.MaxFileSize) {
+		res.add(r)
+	}
+	return res, nil
+}
+
+// file is one file to read, with what git says of it.
+type file struct {
+	path               string
+	tracked, localOnly bool
+}
+
+// walk lists the files to read under root, in lexical order.
+func walk(root string, excludes []rule, res *Result) ([]file, error) {
 	rules := map[string][]rule{} // by the slash path of their .gitignore's folder
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	repos := map[string]*repo{}  // by the slash path of the folder git was asked about
+	ignoredDirs := map[string]bool{}
+	if r := gitRepo(root, ""); r != nil {
+		repos[""] = r
+	}
+	var files []file
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == root {
 				return err
@@ -99,31 +134,107 @@ func Scan(root string, opt Options) (Result, error) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
-		if rel != "." {
-			if d.IsDir() && skipDirs[d.Name()] || ignored(rules, excludes, rel, d.IsDir()) {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
+		if rel == "." {
+			rel = ""
+		} else if d.IsDir() && skipDirs[d.Name()] || excluded(excludes, rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
 			}
+			return nil
 		}
 		switch {
 		case d.IsDir():
-			dir := rel
-			if dir == "." {
-				dir = ""
+			if rel != "" {
+				ignoredDirs[rel] = ignoredDirs[parent(rel)] || ignored(rules, rel, true)
+				if _, err := os.Lstat(filepath.Join(p, ".git")); err == nil {
+					if r := gitRepo(p, ""); r != nil {
+						repos[rel] = r
+					}
+				}
 			}
-			if r, err := readIgnore(filepath.Join(p, ".gitignore"), dir); err != nil {
+			if r, err := readIgnore(filepath.Join(p, ".gitignore"), rel); err != nil {
 				res.Skipped = append(res.Skipped, Skip{filepath.Join(p, ".gitignore"), "unreadable: " + errText(err)})
 			} else if len(r) > 0 {
-				rules[dir] = r
+				rules[rel] = r
 			}
 		case d.Type().IsRegular():
-			res.scanFile(p, opt.MaxFileSize)
+			f := file{path: p}
+			if r, sub := repoOf(repos, rel); r != nil {
+				f.tracked, f.localOnly = r.status(sub)
+			} else {
+				f.localOnly = ignoredDirs[parent(rel)] || ignored(rules, rel, false)
+			}
+			files = append(files, f)
 		}
 		return nil
 	})
-	return res, err
+	return files, err
+}
+
+// parent is the slash path of rel's folder, "" for the root.
+func parent(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+// repoOf is the innermost repo holding rel, and rel relative to its folder.
+func repoOf(repos map[string]*repo, rel string) (*repo, string) {
+	for dir := path.Dir(rel); ; dir = path.Dir(dir) {
+		if dir == "." {
+			dir = ""
+		}
+		if r := repos[dir]; r != nil {
+			if dir == "" {
+				return r, rel
+			}
+			return r, rel[len(dir)+1:]
+		}
+		if dir == "" {
+			return nil, ""
+		}
+	}
+}
+
+// scanned is what reading one file gave.
+type scanned struct {
+	findings []Finding
+	skip     *Skip
+	read     bool
+}
+
+func (res *Result) add(s scanned) {
+	if s.read {
+		res.Files++
+	}
+	if s.skip != nil {
+		res.Skipped = append(res.Skipped, *s.skip)
+	}
+	res.Findings = append(res.Findings, s.findings...)
+}
+
+// scanAll reads files on as many goroutines as there are CPUs; the
+// results are in the files' order.
+func scanAll(files []file, max int64) []scanned {
+	out := make([]scanned, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = scanFile(files[i], max)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
 }
 
 // errText is err without the path, which the Skip already names.
@@ -135,27 +246,32 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// scanFile reads one file, bounded, and adds what it holds.
-func (res *Result) scanFile(p string, max int64) {
-	f, err := os.Open(p)
+// scanFile reads one file, bounded, and says what it holds.
+func scanFile(f file, max int64) scanned {
+	fh, err := os.Open(f.path)
 	if err != nil {
-		res.Skipped = append(res.Skipped, Skip{p, "unreadable: " + errText(err)})
-		return
+		return scanned{skip: &Skip{f.path, "unreadable: " + errText(err)}}
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, max+1))
 	switch {
 	case err != nil:
-		res.Skipped = append(res.Skipped, Skip{p, "unreadable: " + errText(err)})
-		return
+		return scanned{skip: &Skip{f.path, "unreadable: " + errText(err)}}
 	case int64(len(data)) > max:
-		res.Skipped = append(res.Skipped, Skip{p, fmt.Sprintf("larger than %d bytes", max)})
-		return
-	case bytes.IndexByte(data[:min(len(data), 8<<10)], 0) >= 0:
-		return // binary
+		return scanned{skip: &Skip{f.path, fmt.Sprintf("larger than %d bytes", max)}}
 	}
-	res.Files++
-	res.Findings = append(res.Findings, Lines(p, data)...)
+	data, encoding, ok := text(data)
+	if !ok {
+		return scanned{} // binary
+	}
+	found := Lines(f.path, data)
+	for i := range found {
+		found[i].Tracked, found[i].LocalOnly = f.tracked, f.localOnly
+		if encoding != "" {
+			found[i].Reason += ", in a " + encoding + " file"
+		}
+	}
+	return scanned{findings: found, read: true}
 }
 
 // rule is one .gitignore line or --exclude glob.
@@ -227,8 +343,8 @@ func matchSegs(pat, parts []string) bool {
 }
 
 // ignored applies the .gitignore rules of rel's folders, outermost first,
-// the last match deciding; then the excludes, which nothing re-includes.
-func ignored(rules map[string][]rule, excludes []rule, rel string, isDir bool) bool {
+// the last match deciding.
+func ignored(rules map[string][]rule, rel string, isDir bool) bool {
 	out := false
 	dirs := []string{""}
 	for i := range len(rel) {
@@ -243,12 +359,17 @@ func ignored(rules map[string][]rule, excludes []rule, rel string, isDir bool) b
 			}
 		}
 	}
+	return out
+}
+
+// excluded: an --exclude glob matches rel; nothing re-includes it.
+func excluded(excludes []rule, rel string, isDir bool) bool {
 	for _, r := range excludes {
 		if !r.negate && r.match(rel, isDir) {
 			return true
 		}
 	}
-	return out
+	return false
 }
 
 // readIgnore reads the .gitignore at p; a missing one is no rules.
