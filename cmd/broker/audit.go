@@ -30,11 +30,15 @@ func auditCommand() *cli.Command {
 		ArgsUsage: "[PATH…]",
 		Description: "For every stored key: its age, its status and last use (from IAM, with the profile's MFA\n" +
 			"session), and a warning for a key of an account's root user. Then it looks for access key\n" +
-			"IDs (AKIA…, ASIA…) and secrets in each PATH (a file or a folder; default ~/.aws/credentials\n" +
-			"and ~/.aws/config), names the account of each key ID (STS GetAccessKeyInfo, signed with a\n" +
-			"stored key) and whether it is yours. In folders it skips .git, node_modules, vendor, what\n" +
-			".gitignore files exclude, --exclude globs, binary files and files over 4 MiB.\n" +
-			"AWS's documentation examples (…EXAMPLE…) are shown but not counted. Secrets are never shown.\n\n" +
+			"IDs (AKIA…, ASIA…, ABIA…, ACCA…) and secrets in each PATH (a file or a folder; default\n" +
+			"~/.aws/credentials and ~/.aws/config), names the account of each key ID (STS\n" +
+			"GetAccessKeyInfo, signed with a stored key) and whether it is yours, says why each matched\n" +
+			"and whether git tracks its file. A secret counts near a key ID, after a name such as secret,\n" +
+			"password or aws_key, or on the line after one; URL-encoded and base64 forms are decoded.\n" +
+			"In folders it skips .git, node_modules, vendor, --exclude globs, binary files and files\n" +
+			"over 4 MiB; files git ignores are read too and marked local only (git still pushes the\n" +
+			"ones it tracks). AWS's documentation examples (…EXAMPLE…) and placeholders\n" +
+			"(AKIAXXXX…) are not counted. Secrets are never shown.\n\n" +
 			"Exit status: 0 nothing found, 1 something found (a key or secret in a file, or a stored\n" +
 			"root user's key), 2 an error.",
 		Flags: []cli.Flag{
@@ -235,6 +239,7 @@ func credentialsPath() (string, error) {
 var kindNames = map[keyscan.Kind]string{
 	keyscan.LongTermKeyID:  "access key ID",
 	keyscan.TemporaryKeyID: "temporary access key ID",
+	keyscan.ServiceKeyID:   "service credential key ID",
 	keyscan.Secret:         "secret access key",
 }
 
@@ -275,7 +280,7 @@ func writeAudit(out io.Writer, rep auditReport) error {
 		}
 	}
 	for _, f := range rep.Findings {
-		fmt.Fprintf(out, "%s:%d: %s %s: %s\n", f.Path, f.Line, kindNames[f.Kind], f.Masked, ownerText(f))
+		fmt.Fprintf(out, "%s:%d: %s %s: %s; %s\n", f.Path, f.Line, kindNames[f.Kind], f.Masked, ownerText(f), whyText(f))
 	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(out, "%s: skipped: %s\n", s.Path, s.Reason)
@@ -299,6 +304,17 @@ func ownerText(f auditFinding) string {
 		return fmt.Sprintf("account %s, not one of your stored keys' accounts", f.Account)
 	}
 	return "account unknown (" + f.Problem + ")"
+}
+
+// whyText is why a finding matched and what git does with its file.
+func whyText(f auditFinding) string {
+	switch {
+	case f.Tracked:
+		return f.Reason + "; tracked by git"
+	case f.LocalOnly:
+		return f.Reason + "; local only: git ignores the file"
+	}
+	return f.Reason
 }
 
 func orDash(s string) string {

@@ -24,9 +24,10 @@ func writeTree(t *testing.T, root string, files map[string]string) {
 }
 
 // TestAuditFindsPlantedKey is acceptance 5: a key planted in a project file
-// is found with its file, line and account (from moto's GetAccessKeyInfo,
-// signed with the stored key), skipped folders are skipped, a clean folder
-// exits 0, and no secret ever shows.
+// is found with its file, line, account (from moto's GetAccessKeyInfo,
+// signed with the stored key) and why it matched, skipped folders are
+// skipped, files .gitignore lists are read and marked local only, a clean
+// folder exits 0, and no secret ever shows.
 func TestAuditFindsPlantedKey(t *testing.T) {
 	w, u := setupDev(t)
 	leakedID, leakedSecret := w.aws.NewUserKey(t, "mallory")
@@ -49,22 +50,26 @@ func TestAuditFindsPlantedKey(t *testing.T) {
 	}
 	file := filepath.Join(project, "src", "deploy.py")
 	masked := leakedID[:4] + "****" + leakedID[16:]
+	local := "; local only: git ignores the file\n"
 	for _, want := range []string{
-		file + ":3: access key ID " + masked + ": account 123456789012",
-		file + ":4: secret access key (secret hidden)",
-		filepath.Join(project, "docs", "aws.md") + ":1: access key ID AKIA****MPLE: AWS documentation example, not counted",
+		file + ":3: access key ID " + masked + ": account 123456789012, yours: the account of a stored key; AKIA prefix: an access key\n",
+		file + ":4: secret access key (secret hidden): a secret in plain text; secret next to key ID\n",
+		filepath.Join(project, "docs", "aws.md") + ":1: access key ID AKIA****MPLE: AWS documentation example, not counted; AKIA prefix: an access key\n",
+		filepath.Join(project, "build", "out.txt") + ":1: access key ID " + masked + ": account 123456789012, yours: the account of a stored key; AKIA prefix: an access key" + local,
+		filepath.Join(project, "build", "out.txt") + ":2: secret access key (secret hidden): a secret in plain text; secret next to key ID" + local,
+		filepath.Join(project, "settings.local") + ":2: secret access key (secret hidden): a secret in plain text; secret next to key ID" + local,
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("audit output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	for _, skipped := range []string{"build", "settings.local", "node_modules", ".git", "vendor"} {
+	for _, skipped := range []string{"node_modules", ".git", "vendor"} {
 		if strings.Contains(r.stdout, skipped) {
 			t.Errorf("audit looked into %s:\n%s", skipped, r.stdout)
 		}
 	}
-	if lines := strings.Count(r.stdout, project); lines != 3 {
-		t.Errorf("%d findings, want 3:\n%s", lines, r.stdout)
+	if lines := strings.Count(r.stdout, project); lines != 7 {
+		t.Errorf("%d findings, want 7:\n%s", lines, r.stdout)
 	}
 	if !strings.Contains(r.stdout, "dev") || !strings.Contains(r.stdout, "123456789012") {
 		t.Errorf("the stored key is not reported:\n%s", r.stdout)
@@ -79,28 +84,37 @@ func TestAuditFindsPlantedKey(t *testing.T) {
 	r = w.cmd(nil, brokerBin, "audit", "--no-iam", "--json", project)
 	var rep struct {
 		Findings []struct {
-			File, Kind, Value, Account string
-			Line                       int
-			Example, Yours             bool
+			File, Kind, Value, Account, Reason string
+			Line                               int
+			Example, Yours, Tracked            bool
+			LocalOnly                          bool `json:"local_only"`
 		}
 		Found int
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 {
 		t.Fatalf("audit --json: exit %d, %v\n%s", r.code, err, r.stdout)
 	}
-	if rep.Found != 2 || len(rep.Findings) != 3 {
+	if rep.Found != 6 || len(rep.Findings) != 7 {
 		t.Errorf("audit --json found %d of %d: %+v", rep.Found, len(rep.Findings), rep.Findings)
 	}
 	for _, f := range rep.Findings {
-		if f.File == file && f.Line == 3 && (f.Account != "123456789012" || f.Kind != "access-key-id" || f.Value != masked) {
+		if f.File == file && f.Line == 3 && (f.Account != "123456789012" || f.Kind != "access-key-id" || f.Value != masked ||
+			f.Reason != "AKIA prefix: an access key" || f.Tracked || f.LocalOnly) {
 			t.Errorf("planted key in JSON: %+v", f)
+		}
+		if f.File == file && f.Line == 4 && (f.Kind != "secret-access-key" || f.Reason != "secret next to key ID") {
+			t.Errorf("planted secret in JSON: %+v", f)
+		}
+		if local := strings.Contains(f.File, "build") || strings.Contains(f.File, "settings.local"); f.LocalOnly != local || f.Tracked {
+			t.Errorf("finding in %s: local_only %v, tracked %v", f.File, f.LocalOnly, f.Tracked)
 		}
 	}
 	noSecretsIn(t, r, leakedSecret, u.secret, leakedID)
 
 	// A clean folder passes.
 	clean := filepath.Join(w.root, "clean")
-	writeTree(t, clean, map[string]string{"main.go": "package main // the secret is in the keychain\n", "ignored/x": plant, ".gitignore": "ignored\n"})
+	writeTree(t, clean, map[string]string{"main.go": "package main // the secret is in the keychain\n", ".gitignore": "ignored\n",
+		"node_modules/x.js": plant})
 	r = w.cmd(nil, brokerBin, "audit", "--no-iam", clean)
 	if r.code != 0 || strings.Contains(r.stdout, clean) || !strings.Contains(r.stderr, "nothing found") {
 		t.Errorf("audit of a clean folder: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
