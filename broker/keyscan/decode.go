@@ -7,27 +7,50 @@ import (
 	"unicode/utf8"
 )
 
-// split cuts data into lines and adds, after each line that holds an
+// doc is a file cut into lines, and the views of it the rules look at.
+type doc struct {
+	data  []byte
+	ends  []int // ends[n-1]: the offset just past line n's text
+	views []line
+}
+
+// raw is line n (from 1) as in the file, without its line break.
+func (d *doc) raw(n int) []byte {
+	start := 0
+	if n > 1 {
+		start = d.ends[n-2] + 1
+	}
+	return bytes.TrimSuffix(d.data[start:d.ends[n-1]], []byte("\r"))
+}
+
+// split cuts data into lines. The views are the lines that may hold a key
+// (a run of 20 base64 characters) and, after each line that holds an
 // encoded form, the line decoded (several lines when what was decoded
 // holds line breaks), numbered as the line it came from.
-func split(data []byte) []line {
-	var out []line
-	for num := 1; len(data) > 0; num++ {
-		raw := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			raw, data = data[:i], data[i+1:]
-		} else {
-			data = nil
+func split(data []byte) *doc {
+	d := &doc{data: data, ends: make([]int, 0, bytes.Count(data, []byte("\n"))+1)}
+	for start := 0; start < len(data); {
+		end := len(data)
+		if i := bytes.IndexByte(data[start:], '\n'); i >= 0 {
+			end = start + i
 		}
-		raw = bytes.TrimSuffix(raw, []byte("\r"))
-		out = append(out, line{num: num, text: raw, raw: raw})
+		d.ends = append(d.ends, end)
+		num, raw := len(d.ends), bytes.TrimSuffix(data[start:end], []byte("\r"))
+		start = end + 1
+		long := hasRun(raw, 20)
+		if long {
+			d.views = append(d.views, line{num: num, text: raw})
+		}
+		if !long && bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '\\') < 0 {
+			continue // nothing encoded that could hold a key
+		}
 		if dec, how := decodeLine(raw); dec != nil {
 			for _, t := range bytes.Split(dec, []byte("\n")) {
-				out = append(out, line{num: num, text: bytes.TrimSuffix(t, []byte("\r")), raw: raw, encoded: how})
+				d.views = append(d.views, line{num: num, text: bytes.TrimSuffix(t, []byte("\r")), encoded: how})
 			}
 		}
 	}
-	return out
+	return d
 }
 
 // decodeLine is b with its encoded forms decoded, and what they were; nil
@@ -84,8 +107,6 @@ func urlDecode(b []byte) []byte {
 	}
 	return out
 }
-
-func isBase64Char(c byte) bool { return isSecretChar(c) || c == '-' || c == '_' }
 
 // base64Decode replaces each run of 24 or more base64 or base64url
 // characters in b that decodes to printable text by that text; nil when

@@ -105,12 +105,11 @@ const (
 	hintLines           = 3 // a name this many lines above its value
 )
 
-// line is one line of a file as the rules see it, after decoding.
+// line is a view of one line of a file: as it is, or decoded.
 type line struct {
 	num     int
 	text    []byte
-	raw     []byte // the line as in the file
-	encoded string // "", "URL-encoded" or "base64-encoded": what was decoded
+	encoded string // "" as it is, else what was decoded ("URL-encoded", …)
 }
 
 // token is a key ID or secret candidate in a line.
@@ -122,64 +121,79 @@ type token struct {
 
 // Lines returns the findings in data, the contents of the file at path.
 func Lines(path string, data []byte) []Finding {
-	lines := split(data)
-	ids := make([][]token, len(lines))
-	near := map[int]int{} // line number → 1 an example ID within reach, 2 a real one
+	if !hasRun(data, 20) && bytes.IndexByte(data, '%') < 0 && bytes.IndexByte(data, '\\') < 0 {
+		return nil // no key, nor anything encoded, fits
+	}
+	d := split(data)
+	var near map[int]int // line number → 1 an example ID within reach, 2 a real one
 	var out []Finding
 	type key struct {
 		value string
 		line  int
 	}
-	seen := map[key]bool{}
+	var seen map[key]bool
 	add := func(f Finding) {
 		k := key{f.Value, f.Line}
+		if seen == nil {
+			seen = map[key]bool{}
+		}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, f)
 		}
 	}
-	for i, l := range lines {
-		ids[i] = keyIDs(l.text)
-		for _, id := range ids[i] {
+	for _, l := range d.views {
+		for _, id := range keyIDs(l.text) {
 			p := keyPrefixes[id.value[:4]]
 			if strings.HasPrefix(id.value, "A3T") {
 				p = keyPrefixes["A3T"]
 			}
 			add(Finding{Path: path, Line: l.num, Kind: p.kind, Masked: MaskID(id.value), Example: id.example,
-				Reason: withEncoding(p.reason, l, id.value), Value: id.value})
+				Reason: withEncoding(d, p.reason, l, id.value), Value: id.value})
 			strength := 2
 			if id.example {
 				strength = 1
+			}
+			if near == nil {
+				near = map[int]int{}
 			}
 			for n := l.num - nearLines; n <= l.num+nearLines; n++ {
 				near[n] = max(near[n], strength)
 			}
 		}
 	}
-	for i, l := range lines {
+	for i, l := range d.views {
 		for _, s := range secrets(l.text) {
-			reason, example := secretReason(lines, i, s, near[l.num])
+			reason, example := secretReason(d, i, s, near[l.num])
 			if reason == "" {
 				continue
 			}
 			add(Finding{Path: path, Line: l.num, Kind: Secret, Masked: maskedSecret,
-				Example: example || s.example, Reason: withEncoding(reason, l, s.value), Value: s.value})
+				Example: example || s.example, Reason: withEncoding(d, reason, l, s.value), Value: s.value})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int { return a.Line - b.Line })
 	return out
 }
 
-// secretReason says why candidate s in lines[i] is a secret, or "".
-func secretReason(lines []line, i int, s token, near int) (string, bool) {
+// secretReason says why candidate s in d.views[i] is a secret, or "".
+func secretReason(d *doc, i int, s token, near int) (string, bool) {
 	if near == 2 {
 		return reasonNextToID, false
 	}
-	if h := hintBefore(lines[i].text[:s.at]); h != "" {
+	l := d.views[i]
+	if h := hintBefore(l.text[:s.at]); h != "" {
 		return "secret after " + h, false
 	}
-	for j := i - 1; j >= 0 && lines[j].num >= lines[i].num-hintLines; j-- {
-		if h := hintIn(lines[j].text); h != "" {
+	// The lines above: views of the same line before this one (the line
+	// as it is, lines decoded before), then the lines above in the file.
+	for j := i - 1; j >= 0 && j >= i-hintLines && d.views[j].num == l.num; j-- {
+		if h := hintIn(d.views[j].text); h != "" {
+			return "secret on the line after " + h, false
+		}
+	}
+	for n := l.num - 1; n >= 1 && n >= l.num-hintLines; n-- {
+		if h := hintIn(d.raw(n)); h != "" {
 			return "secret on the line after " + h, false
 		}
 	}
@@ -189,18 +203,51 @@ func secretReason(lines []line, i int, s token, near int) (string, bool) {
 	return "", false
 }
 
-func withEncoding(reason string, l line, value string) string {
-	if l.encoded != "" && !bytes.Contains(l.raw, []byte(value)) {
+func withEncoding(d *doc, reason string, l line, value string) string {
+	if l.encoded != "" && !bytes.Contains(d.raw(l.num), []byte(value)) {
 		return reason + ", " + l.encoded
 	}
 	return reason
 }
 
-func isAlnum(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-}
+// Character classes, as bits of classes[c].
+const (
+	alnumClass  = 1 << iota // A-Z a-z 0-9
+	secretClass             // and / +
+	base64Class             // and / + - _
+	nameClass               // and _ - .
+)
 
-func isSecretChar(c byte) bool { return isAlnum(c) || c == '/' || c == '+' }
+var classes = func() (t [256]uint8) {
+	for c := range 256 {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			t[c] = alnumClass | secretClass | base64Class | nameClass
+		}
+	}
+	t['/'], t['+'] = secretClass|base64Class, secretClass|base64Class
+	t['-'], t['_'] = base64Class|nameClass, base64Class|nameClass
+	t['.'] = nameClass
+	return t
+}()
+
+func isAlnum(c byte) bool      { return classes[c]&alnumClass != 0 }
+func isSecretChar(c byte) bool { return classes[c]&secretClass != 0 }
+func isBase64Char(c byte) bool { return classes[c]&base64Class != 0 }
+func isNameChar(c byte) bool   { return classes[c]&nameClass != 0 }
+
+// hasRun reports whether b holds n or more base64 characters in a row:
+// a line without such a run holds neither a key ID nor a secret.
+func hasRun(b []byte, n int) bool {
+	run := 0
+	for _, c := range b {
+		if classes[c]&base64Class == 0 {
+			run = 0
+		} else if run++; run >= n {
+			return true
+		}
+	}
+	return false
+}
 
 // keyIDs are the key IDs in b that are not placeholders.
 func keyIDs(b []byte) []token {
@@ -393,8 +440,6 @@ func nameHint(name []byte, strict bool) string {
 	}
 	return ""
 }
-
-func isNameChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
 
 // lastName is the name a value after b is given to: the last name in b,
 // with only quotes, spaces and an assignment (= : => , ( <tag>) after it.

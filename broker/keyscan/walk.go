@@ -253,7 +253,7 @@ func scanFile(f file, max int64) scanned {
 		return scanned{skip: &Skip{f.path, "unreadable: " + errText(err)}}
 	}
 	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, max+1))
+	data, err := readBounded(fh, max)
 	switch {
 	case err != nil:
 		return scanned{skip: &Skip{f.path, "unreadable: " + errText(err)}}
@@ -272,6 +272,26 @@ func scanFile(f file, max int64) scanned {
 		}
 	}
 	return scanned{findings: found, read: true}
+}
+
+// readBounded reads up to max+1 bytes of f (one more than max, to tell a
+// larger file), in one buffer of its size.
+func readBounded(f *os.File, max int64) ([]byte, error) {
+	size := int64(0)
+	if fi, err := f.Stat(); err == nil {
+		size = min(fi.Size(), max)
+	}
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	// Longer than it said (it grew, or a special file): read on, bounded.
+	rest, err := io.ReadAll(io.LimitReader(f, max+1-int64(n)))
+	return append(buf[:n], rest...), err
 }
 
 // rule is one .gitignore line or --exclude glob.

@@ -109,7 +109,7 @@ func TestCleanFolder(t *testing.T) {
 
 // needGit is git's path; without git the test is skipped, or fails when
 // BROKER_REQUIRE_INTEGRATION=1.
-func needGit(t *testing.T) {
+func needGit(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		if os.Getenv("BROKER_REQUIRE_INTEGRATION") == "1" {
@@ -126,7 +126,7 @@ func needGit(t *testing.T) {
 	}
 }
 
-func git(t *testing.T, dir string, args ...string) {
+func git(t testing.TB, dir string, args ...string) {
 	t.Helper()
 	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"}, args...)...)
 	cmd.Dir = dir
