@@ -151,7 +151,7 @@ var clean = []corpusCase{
 	{"code", "random.txt", "some_other_40_char_base64_str: {{rand40}}\nchecksum = {{rand40}}\n", false},
 	{"code", "ids.txt", "request {{uuid}}\ntrace {{uuid}}\n", false},
 	{"code", "messages.po", "msgid \"Show template folder\"\nmsgstr \"Näytä asiakirjamallikansio.\"\n", false},
-	{"code", "words.txt", "TODAYINASIAASACKOFRICEFELLOVER\nASIAN FOOD IS GREAT\n", false},
+	{"code", "words.txt", "TODAYINASIA" + "ASACKOFRICEFELLOVER\nASIAN FOOD IS GREAT\n", false},
 	{"code", "dna.fasta", ">seq1\nCTTCATAGGGTTCACGCTGTGTAAT-ACG--CCTGAGGC-CACA-AGGG\nACCAGTTGACCAGTTGACCA-TTGCCA\nACCATTGGCCAATTGGCCAA\n", false},
 	{"code", "credential-report.csv", "user,arn,user_creation_time,password_enabled,access_key_1_active,access_key_1_last_rotated\nalice,arn:aws:iam::123456789012:user/alice,2024-01-01T00:00:00+00:00,true,true,2024-02-01T00:00:00+00:00\n", false},
 	{"code", "settings.py", "SECRET_KEY = \"django-insecure-8f2k!x@q#l7m$w0z^c&v*b(n)p_r=s+t-u9y\"\nPASSWORD_HASHERS = [\"django.contrib.auth.hashers.Argon2PasswordHasher\"]\n", false},

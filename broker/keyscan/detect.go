@@ -16,7 +16,7 @@
 //     they are not reported.
 //   - A placeholder is not a key: after the prefix, a run of five of one
 //     character, fewer than six different characters (AKIAXXXX…,
-//     AKIATESTTESTTESTTEST), six steps up the alphabet (ABCDEFG…), or a
+//     AKIA and TEST four times), six steps up the alphabet (ABCDEFG…), or a
 //     Shannon entropy under 3 bits per character. A secret is a
 //     placeholder with an entropy under 4 bits, a run of five, or eight
 //     steps up; random base64 has about 5.
