@@ -124,76 +124,106 @@ func Lines(path string, data []byte) []Finding {
 	if !hasRun(data, 20) && bytes.IndexByte(data, '%') < 0 && bytes.IndexByte(data, '\\') < 0 {
 		return nil // no key, nor anything encoded, fits
 	}
-	d := split(data)
-	var near map[int]int // line number → 1 an example ID within reach, 2 a real one
+	sc := scanner{d: split(data), words: map[int][]int{}, viewHints: map[int]string{}, rawHints: map[int]string{},
+		plain: map[valueAt]bool{}, near: map[int]int{}}
 	var out []Finding
-	type key struct {
-		value string
-		line  int
-	}
-	var seen map[key]bool
-	add := func(f Finding) {
-		k := key{f.Value, f.Line}
-		if seen == nil {
-			seen = map[key]bool{}
+	seen := map[valueAt]bool{}
+	add := func(f Finding, l line) {
+		k := valueAt{f.Value, f.Line}
+		if seen[k] {
+			return
 		}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, f)
+		seen[k] = true
+		if l.encoded != "" && !sc.plain[k] {
+			f.Reason += ", " + l.encoded
 		}
+		out = append(out, f)
 	}
-	for _, l := range d.views {
+	for _, l := range sc.d.views {
 		for _, id := range keyIDs(l.text) {
+			if l.encoded == "" {
+				sc.plain[valueAt{id.value, l.num}] = true
+			}
 			p := keyPrefixes[id.value[:4]]
 			if strings.HasPrefix(id.value, "A3T") {
 				p = keyPrefixes["A3T"]
 			}
 			add(Finding{Path: path, Line: l.num, Kind: p.kind, Masked: MaskID(id.value), Example: id.example,
-				Reason: withEncoding(d, p.reason, l, id.value), Value: id.value})
+				Reason: p.reason, Value: id.value}, l)
 			strength := 2
 			if id.example {
 				strength = 1
 			}
-			if near == nil {
-				near = map[int]int{}
-			}
 			for n := l.num - nearLines; n <= l.num+nearLines; n++ {
-				near[n] = max(near[n], strength)
+				sc.near[n] = max(sc.near[n], strength)
 			}
 		}
 	}
-	for i, l := range d.views {
+	for i, l := range sc.d.views {
 		for _, s := range secrets(l.text) {
-			reason, example := secretReason(d, i, s, near[l.num])
+			if l.encoded == "" {
+				sc.plain[valueAt{s.value, l.num}] = true
+			}
+			if seen[valueAt{s.value, l.num}] {
+				continue
+			}
+			reason, example := sc.secretReason(i, s)
 			if reason == "" {
 				continue
 			}
 			add(Finding{Path: path, Line: l.num, Kind: Secret, Masked: maskedSecret,
-				Example: example || s.example, Reason: withEncoding(d, reason, l, s.value), Value: s.value})
+				Example: example || s.example, Reason: reason, Value: s.value}, l)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int { return a.Line - b.Line })
 	return out
 }
 
-// secretReason says why candidate s in d.views[i] is a secret, or "".
-func secretReason(d *doc, i int, s token, near int) (string, bool) {
+type valueAt struct {
+	value string
+	line  int
+}
+
+// scanner is one file being scanned, with what it has learnt of it: each
+// line's hints are looked for once, however many candidates it holds.
+type scanner struct {
+	d         *doc
+	words     map[int][]int    // by view: where each hint word first is, or -1
+	viewHints map[int]string   // by view: hintIn
+	rawHints  map[int]string   // by line number: hintIn of the line as it is
+	plain     map[valueAt]bool // candidates in the lines as they are, not decoded
+	near      map[int]int      // by line number: 1 an example key ID within reach, 2 a real one
+}
+
+// secretReason says why candidate s in view i is a secret, or "".
+func (sc *scanner) secretReason(i int, s token) (string, bool) {
+	l := sc.d.views[i]
+	near := sc.near[l.num]
 	if near == 2 {
 		return reasonNextToID, false
 	}
-	l := d.views[i]
-	if h := hintBefore(l.text[:s.at]); h != "" {
+	if h := sc.hintBefore(i, s.at); h != "" {
 		return "secret after " + h, false
 	}
 	// The lines above: views of the same line before this one (the line
 	// as it is, lines decoded before), then the lines above in the file.
-	for j := i - 1; j >= 0 && j >= i-hintLines && d.views[j].num == l.num; j-- {
-		if h := hintIn(d.views[j].text); h != "" {
+	for j := i - 1; j >= 0 && j >= i-hintLines && sc.d.views[j].num == l.num; j-- {
+		h, ok := sc.viewHints[j]
+		if !ok {
+			h = hintIn(sc.d.views[j].text)
+			sc.viewHints[j] = h
+		}
+		if h != "" {
 			return "secret on the line after " + h, false
 		}
 	}
 	for n := l.num - 1; n >= 1 && n >= l.num-hintLines; n-- {
-		if h := hintIn(d.raw(n)); h != "" {
+		h, ok := sc.rawHints[n]
+		if !ok {
+			h = hintIn(sc.d.raw(n))
+			sc.rawHints[n] = h
+		}
+		if h != "" {
 			return "secret on the line after " + h, false
 		}
 	}
@@ -203,11 +233,24 @@ func secretReason(d *doc, i int, s token, near int) (string, bool) {
 	return "", false
 }
 
-func withEncoding(d *doc, reason string, l line, value string) string {
-	if l.encoded != "" && !bytes.Contains(d.raw(l.num), []byte(value)) {
-		return reason + ", " + l.encoded
+// hintBefore is the hint before offset at in view i: a hint word
+// anywhere before it, or the name right before the value.
+func (sc *scanner) hintBefore(i, at int) string {
+	text := sc.d.views[i].text
+	idx, ok := sc.words[i]
+	if !ok {
+		idx = make([]int, len(hintWords))
+		for k, w := range hintWords {
+			idx[k] = indexFold(text, w)
+		}
+		sc.words[i] = idx
 	}
-	return reason
+	for k, w := range hintWords {
+		if idx[k] >= 0 && idx[k]+len(w) <= at {
+			return `"` + w + `"`
+		}
+	}
+	return nameHint(lastName(text[:at]), false)
 }
 
 // Character classes, as bits of classes[c].
@@ -387,15 +430,6 @@ func entropy(s string) float64 {
 // Hints: words that name a secret wherever they come before it on its
 // line, and names that do when they are the name the value is given to.
 var hintWords = []string{"secret", "password", "passwd", "credential"}
-
-// hintBefore is the hint in b, the text before a candidate on its line:
-// a hint word anywhere, or the name right before the value.
-func hintBefore(b []byte) string {
-	if h := hintWord(b); h != "" {
-		return h
-	}
-	return nameHint(lastName(b), false)
-}
 
 // hintIn is a hint anywhere in b, a line above a candidate.
 func hintIn(b []byte) string {

@@ -2,10 +2,13 @@ package keyscan
 
 import (
 	"bytes"
+	"context"
+	"os"
 	"os/exec"
 	"path"
 	"strings"
 	"sync"
+	"time"
 )
 
 // repo is what git says of the files under one folder of a work tree.
@@ -20,18 +23,22 @@ var gitPath = sync.OnceValues(func() (string, error) { return exec.LookPath("git
 // (only spec, a name in dir, when not ""). It is nil when dir is in no
 // git work tree, git is missing or git refuses (a repository of another
 // user). git only lists: core.fsmonitor, the one setting with which a
-// listing could run a program the repository names, is turned off.
+// listing could run a program the repository names, is turned off, and
+// spec is a name, not a pattern.
 func gitRepo(dir, spec string) *repo {
 	git, err := gitPath()
 	if err != nil {
 		return nil
 	}
 	list := func(args ...string) ([]string, bool) {
-		args = append([]string{"-c", "core.fsmonitor=false", "-C", dir, "ls-files", "-z"}, args...)
+		args = append([]string{"--literal-pathspecs", "-c", "core.fsmonitor=false", "-C", dir, "ls-files", "-z"}, args...)
 		if spec != "" {
 			args = append(args, "--", spec)
 		}
-		cmd := exec.Command(git, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), gitTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, git, args...)
+		cmd.Env = gitEnv()
 		out, err := cmd.Output()
 		if err != nil {
 			return nil, false
@@ -58,6 +65,25 @@ func gitRepo(dir, spec string) *repo {
 		r.ignored[strings.TrimSuffix(n, "/")] = true
 	}
 	return r
+}
+
+// gitTimeout bounds one listing: a hung file system must not hang the
+// audit (the folder is then scanned as if it were in no repository).
+const gitTimeout = time.Minute
+
+// gitEnv is the environment without the variables that point git at one
+// repository whatever folder it is asked about.
+func gitEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_NAMESPACE":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // status says whether git tracks rel, a slash path relative to the
