@@ -29,7 +29,7 @@
 //     id:secret pairs, s3n://ID:SECRET@bucket, the IAM console's CSV,
 //     Terraform and Kubernetes blocks); a hint before it on its line (the
 //     words secret, password, passwd, credential; a name holding "aws" or
-//     the word "sk" right before it: aws_key = …, AWS_SK=…); or a hint on
+//     the word "sk" or "pwd" right before it: aws_key = …, AWS_SK=…); or a hint on
 //     one of the three lines before it (the value on the line after its name:
 //     Packer and Terraform variable blocks, Kubernetes name/value, Postman
 //     environments, Hadoop XML).
