@@ -78,7 +78,7 @@ func (b *Broker) Credentials(ctx context.Context, name string) (Credentials, err
 		return Credentials{}, &NoKeyError{Profile: p.Root}
 	}
 	if err != nil {
-		return Credentials{}, fmt.Errorf("reading the key of profile %q: %w", p.Root, err)
+		return Credentials{}, err // vault says whose key
 	}
 	if p.MFASerial == "" && !p.NoMFA {
 		return Credentials{}, &NoMFAError{Profile: name}

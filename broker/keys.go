@@ -19,8 +19,12 @@ var (
 	ErrTemporaryKey    = errors.New("this is a temporary (ASIA…) key: broker stores only long-term keys and mints sessions from them")
 	ErrMalformedKey    = errors.New("malformed access key ID: expected AKIA followed by 16 letters or digits")
 	ErrEmptySecret     = errors.New("empty secret access key")
-	ErrMalformedSecret = errors.New("malformed secret access key: expected 40 printable characters without spaces")
+	ErrMalformedSecret = fmt.Errorf("malformed secret access key: expected %d to %d printable characters without spaces (AWS's have 40)", minSecret, maxSecret)
 )
+
+// The lengths of secret ValidateKey accepts: AWS's are 40 characters, and
+// other services that speak its API have their own.
+const minSecret, maxSecret = 16, 128
 
 // ValidateKey checks a long-term key pair's shape before anything is stored.
 // Errors never contain the secret.
@@ -32,7 +36,7 @@ func ValidateKey(id, secret string) error {
 		return ErrMalformedKey
 	case secret == "":
 		return ErrEmptySecret
-	case len(secret) < 16 || len(secret) > 128 || strings.ContainsFunc(secret, func(r rune) bool { return r <= ' ' || r > '~' }):
+	case len(secret) < minSecret || len(secret) > maxSecret || strings.ContainsFunc(secret, func(r rune) bool { return r <= ' ' || r > '~' }):
 		return ErrMalformedSecret
 	}
 	return nil
@@ -47,45 +51,93 @@ func isUpperAlnum(s string) bool {
 	return true
 }
 
-// AddKey stores a long-term key for profile, replacing any earlier one; the
-// sessions minted from the earlier key are dropped.
-func (b *Broker) AddKey(profile string, k vault.Key) error {
-	if err := ValidateKey(k.AccessKeyID, k.SecretAccessKey); err != nil {
-		return err
+// KeyStoredError says that a profile has a key (or an item broker cannot
+// read) stored already, which only an explicit replace may overwrite.
+type KeyStoredError struct {
+	Profile string
+	KeyID   string // masked; "" for an item broker cannot read
+	Err     error  // the *vault.UnreadableError, for an item broker cannot read
+}
+
+func (e *KeyStoredError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
 	}
-	old, err := b.Vault.Key(profile)
-	if err != nil && !errors.Is(err, vault.ErrNotFound) {
-		return fmt.Errorf("reading the current key of profile %q: %w", profile, err)
+	return fmt.Sprintf("profile %q has a key stored already (%s)", e.Profile, e.KeyID)
+}
+
+func (e *KeyStoredError) Unwrap() error { return e.Err }
+
+// StoredKey returns the key profile has stored, ok false when there is
+// none; a stored item broker cannot read is a *KeyStoredError.
+func (b *Broker) StoredKey(profile string) (k vault.Key, ok bool, err error) {
+	k, err = b.Vault.Key(profile)
+	var unreadable *vault.UnreadableError
+	switch {
+	case err == nil:
+		return k, true, nil
+	case errors.Is(err, vault.ErrNotFound):
+		return vault.Key{}, false, nil
+	case errors.As(err, &unreadable):
+		return vault.Key{}, false, &KeyStoredError{Profile: profile, Err: err}
+	}
+	return vault.Key{}, false, err
+}
+
+// AddKey stores a long-term key for profile. A key already stored there,
+// or an item broker cannot read, is replaced only when replace is set
+// (else a *KeyStoredError); replacedID is then the replaced key's ID ("" for
+// none, or an unreadable item), and the sessions minted from it are dropped.
+// Storing the very key that is stored changes nothing.
+func (b *Broker) AddKey(profile string, k vault.Key, replace bool) (replacedID string, err error) {
+	if err := ValidateKey(k.AccessKeyID, k.SecretAccessKey); err != nil {
+		return "", err
+	}
+	old, stored, err := b.StoredKey(profile)
+	var kerr *KeyStoredError
+	switch {
+	case errors.As(err, &kerr) && replace:
+	case err != nil:
+		return "", err
+	case stored && old.AccessKeyID == k.AccessKeyID && old.SecretAccessKey == k.SecretAccessKey:
+		return "", nil
+	case stored && !replace:
+		return "", &KeyStoredError{Profile: profile, KeyID: MaskKeyID(old.AccessKeyID)}
 	}
 	if k.Added.IsZero() {
 		k.Added = b.now().UTC()
 	}
 	if err := b.Vault.SetKey(profile, k); err != nil {
-		return fmt.Errorf("storing the key of profile %q: %w", profile, err)
+		return "", err // vault says whose key
 	}
-	if old.AccessKeyID != "" && old.AccessKeyID != k.AccessKeyID {
+	if stored && old.AccessKeyID != k.AccessKeyID {
 		if _, err := b.DropKeySessions(old.AccessKeyID); err != nil {
-			return err
+			return old.AccessKeyID, err
 		}
 	}
-	return nil
+	return old.AccessKeyID, nil
 }
 
-// RemoveKey deletes profile's key and every session minted from it.
+// RemoveKey deletes profile's key and every session minted from it. An item
+// broker cannot read is deleted too (the caller has asked for it).
 func (b *Broker) RemoveKey(profile string) (sessions int, err error) {
-	k, err := b.Vault.Key(profile)
-	if errors.Is(err, vault.ErrNotFound) {
+	k, stored, err := b.StoredKey(profile)
+	var kerr *KeyStoredError
+	switch {
+	case errors.As(err, &kerr):
+	case err != nil:
+		return 0, err // vault says whose key
+	case !stored:
 		return 0, &NoKeyError{Profile: profile}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("reading the key of profile %q: %w", profile, err)
-	}
-	n, err := b.DropKeySessions(k.AccessKeyID)
-	if err != nil {
-		return n, err
+	n := 0
+	if stored {
+		if n, err = b.DropKeySessions(k.AccessKeyID); err != nil {
+			return n, err
+		}
 	}
 	if err := b.Vault.RemoveKey(profile); err != nil {
-		return n, fmt.Errorf("removing the key of profile %q: %w", profile, err)
+		return n, err // vault says whose key
 	}
 	return n, nil
 }
@@ -96,26 +148,31 @@ func (b *Broker) DropKeySessions(keyID string) (int, error) {
 }
 
 // ClearSessions drops cached sessions: all of them when profile is "";
-// otherwise those that serve profile (its role sessions and the MFA session
-// of the profile holding its key).
+// otherwise those that serve profile: the MFA session of the profile
+// holding its key and its role sessions, which other profiles with the same
+// role may have cached under their own name, and any recorded under its
+// name. It returns how many it removed.
 func (b *Broker) ClearSessions(profile string) (int, error) {
 	if profile == "" {
 		return b.dropSessions(func(vault.Session) bool { return true })
 	}
 	names := map[string]bool{profile: true}
+	ids := map[string]bool{}
 	if p, err := b.Plan(profile); err == nil {
 		names[p.Root] = true
-		for _, r := range p.Roles {
-			names[r.Profile] = true
+		if key, err := b.Vault.Key(p.Root); err == nil {
+			for level := 0; level <= len(p.Roles); level++ {
+				ids[cacheID(p, key, level)] = true
+			}
 		}
 	}
-	return b.dropSessions(func(s vault.Session) bool { return names[s.Profile] })
+	return b.dropSessions(func(s vault.Session) bool { return names[s.Profile] || ids[s.ID] })
 }
 
 func (b *Broker) dropSessions(match func(vault.Session) bool) (int, error) {
 	all, err := b.Vault.Sessions()
 	if err != nil {
-		return 0, fmt.Errorf("listing cached sessions: %w", err)
+		return 0, err // vault says what it was listing
 	}
 	n := 0
 	for _, s := range all {
@@ -123,7 +180,7 @@ func (b *Broker) dropSessions(match func(vault.Session) bool) (int, error) {
 			continue
 		}
 		if err := b.Vault.RemoveSession(s.ID); err != nil {
-			return n, fmt.Errorf("removing a cached session of profile %q: %w", s.Profile, err)
+			return n, err // vault says which session
 		}
 		n++
 	}
@@ -204,11 +261,11 @@ type SessionStatus struct {
 func (b *Broker) Status() ([]ProfileStatus, error) {
 	keyed, err := b.Vault.KeyProfiles()
 	if err != nil {
-		return nil, fmt.Errorf("listing stored keys: %w", err)
+		return nil, err // vault says what it was listing
 	}
 	sessions, err := b.Vault.Sessions()
 	if err != nil {
-		return nil, fmt.Errorf("listing cached sessions: %w", err)
+		return nil, err
 	}
 	rows := map[string]*ProfileStatus{}
 	var order []string

@@ -57,7 +57,7 @@ func (b *Broker) Lifecycle(ctx context.Context, name string) (*Lifecycle, error)
 		return nil, &NoKeyError{Profile: p.Root}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the key of profile %q: %w", p.Root, err)
+		return nil, err // vault says whose key
 	}
 	if p.MFASerial == "" {
 		return nil, &NoMFAError{Profile: name}

@@ -181,7 +181,7 @@ func (b *Broker) federationToken(ctx context.Context, p Plan, region string, d t
 			return Creds{}, &NoKeyError{Profile: p.Root}
 		}
 		if err != nil {
-			return Creds{}, fmt.Errorf("reading the key of profile %q: %w", p.Root, err)
+			return Creds{}, err // vault says whose key
 		}
 	} else if _, key, _, err = b.MFASession(ctx, p.Profile); err != nil {
 		return Creds{}, err

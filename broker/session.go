@@ -300,7 +300,7 @@ func (b *Broker) MFASession(ctx context.Context, name string) (Plan, vault.Key, 
 		return Plan{}, vault.Key{}, Creds{}, &NoKeyError{Profile: p.Root}
 	}
 	if err != nil {
-		return Plan{}, vault.Key{}, Creds{}, fmt.Errorf("reading the key of profile %q: %w", p.Root, err)
+		return Plan{}, vault.Key{}, Creds{}, err // vault says whose key
 	}
 	if p.MFASerial == "" {
 		return Plan{}, vault.Key{}, Creds{}, &NoMFAError{Profile: name}

@@ -29,27 +29,78 @@ type storedKey struct {
 const keyFormat = 1
 
 // Key returns the key stored for profile, or an error wrapping ErrNotFound.
-// A stored key that does not decode is reported as not found (so that
-// storing a new one is the way out) but left in place.
+// An item that does not decode as a key is an *UnreadableError, never
+// ErrNotFound: storing a new key must not be the quiet way out of it.
 func (v *Vault) Key(profile string) (Key, error) {
 	item, err := v.get(v.itemKey(kindKey, profile))
 	if err != nil {
 		return Key{}, fmt.Errorf("reading the key of profile %q: %w", profile, err)
 	}
+	k, err := decodeKey(item.Data)
+	if err != nil {
+		return Key{}, &UnreadableError{Profile: profile, Found: err.Error()}
+	}
+	// A key broker finds is in the backend to read keys from from now on;
+	// this records it for keys stored before broker recorded backends.
+	_ = v.recordBackend()
+	return k, nil
+}
+
+// decodeKey reads a stored key. Its errors describe what was found and
+// never quote it: the data holds a secret.
+func decodeKey(data []byte) (Key, error) {
+	var head struct {
+		V json.RawMessage `json:"v"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return Key{}, fmt.Errorf("%d bytes that are not a JSON object", len(data))
+	}
+	var version int
+	if json.Unmarshal(head.V, &version) != nil {
+		return Key{}, errors.New("a JSON object without a format version")
+	}
+	if version != keyFormat {
+		newer := ""
+		if version > keyFormat {
+			newer = ", written by a newer broker"
+		}
+		return Key{}, fmt.Errorf("format version %d (this broker reads version %d%s)", version, keyFormat, newer)
+	}
 	var s storedKey
-	if json.Unmarshal(item.Data, &s) != nil || s.V != keyFormat || s.AccessKeyID == "" || s.SecretAccessKey == "" {
-		return Key{}, fmt.Errorf("the key of profile %q is stored in a form broker cannot read: %w", profile, ErrNotFound)
+	if json.Unmarshal(data, &s) != nil {
+		return Key{}, fmt.Errorf("format version %d with fields of the wrong type", version)
+	}
+	switch {
+	case s.AccessKeyID == "":
+		return Key{}, fmt.Errorf("format version %d without an access key ID", version)
+	case s.SecretAccessKey == "":
+		return Key{}, fmt.Errorf("format version %d without a secret access key", version)
 	}
 	return Key{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, Added: s.Added}, nil
 }
 
-// SetKey stores k as profile's key, replacing any earlier one.
+// UnreadableError says that the keychain holds an item for a profile's
+// key that broker cannot read, and what the item is (never its content).
+type UnreadableError struct {
+	Profile string
+	Found   string // such as "format version 2 (this broker reads version 1, ...)"
+}
+
+func (e *UnreadableError) Error() string {
+	return fmt.Sprintf("the keychain holds an item for the key of profile %q that broker cannot read: %s", e.Profile, e.Found)
+}
+
+// SetKey stores k as profile's key, replacing any earlier one (the caller
+// decides whether it may). The first key stored records the backend.
 func (v *Vault) SetKey(profile string, k Key) error {
 	switch {
 	case profile == "":
 		return errors.New("storing a key: the profile name is empty")
 	case k.AccessKeyID == "" || k.SecretAccessKey == "":
 		return fmt.Errorf("storing the key of profile %q: both the access key ID and the secret are required", profile)
+	}
+	if err := v.recordBackend(); err != nil {
+		return err
 	}
 	data, err := json.Marshal(storedKey{V: keyFormat, AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Added: k.Added})
 	if err != nil {

@@ -29,6 +29,10 @@ type Options struct {
 	// Service can wait forever on an unlock prompt: running out of time is
 	// an error wrapping ErrLocked.
 	Timeout time.Duration
+	// Record is the file that records which backend holds the keys
+	// (RecordPath gives broker's); "" records nothing. Once a key is
+	// stored, Open uses the recorded backend and no other: see Open.
+	Record string
 }
 
 // backends are the backends Open uses, in the order "" tries them.
@@ -42,6 +46,13 @@ var hints = map[string]string{
 	"kwallet":        "start kwalletd and unlock the wallet, or choose another backend",
 	"pass":           "install pass and run `pass init GPG-ID`, or choose another backend",
 	"keyctl":         "the kernel keyring is unavailable (containers often block keyctl); choose another backend",
+}
+
+// noAnswerHints say what to do when a backend does not answer while it is
+// opened (no item is read then, so no unlock prompt is waiting).
+var noAnswerHints = map[string]string{
+	"secret-service": "the session bus started a Secret Service that never answered (another gnome-keyring-daemon of this user on another bus?): start gnome-keyring-daemon in this session",
+	"kwallet":        "kwalletd did not answer: start it and unlock the wallet",
 }
 
 // Backends returns the names of the backends this build can use on this
@@ -59,11 +70,17 @@ func Backends() []string {
 // Open opens the keychain o names. It does no more than see that the
 // backend answers: no item is read or listed, nothing is unlocked.
 //
+// The backend is the one o.Record names, once a key has been stored
+// (SetKey records it); o.Backend must then be "" or the same. Otherwise
+// it is o.Backend, or with "" the first of Backends that opens.
+//
 // An unknown, unavailable, refused or unusable backend is a
-// *BackendError. With o.Backend "", backends that fail to open are
-// skipped, and none left is ErrNoBackend; but one that does not answer in
-// time (a locked keychain waiting on a prompt) is an error wrapping
-// ErrLocked rather than a reason to quietly use another keychain.
+// *BackendError saying why (no session bus, a bus that does not answer,
+// no Secret Service on it) and what to do; a recorded or named backend is
+// never swapped for another. With nothing named or recorded, backends that
+// fail to open are skipped, and none left is ErrNoBackend; but one that
+// does not answer in time (ErrNoAnswer, ErrLocked) is an error rather than
+// a reason to quietly use another keychain.
 func Open(o Options) (*Vault, error) {
 	if o.Service == "" {
 		o.Service = defaultService
@@ -87,24 +104,41 @@ func Open(o Options) (*Vault, error) {
 			Reason:  "unknown; the backends are " + strings.Join(backends, ", "),
 			Hint:    "choose one of " + strings.Join(backends, ", "),
 		}
-	case o.Backend != "":
-		ring, err := openBackend(o, o.Backend)
+	}
+	recorded, err := readRecord(o.Record)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Backend
+	switch {
+	case recorded != "" && name != "" && name != recorded:
+		return nil, &BackendError{
+			Backend: name,
+			Reason:  fmt.Sprintf("asked for, but this user's keys are in the %s keychain (recorded in %s)", recorded, o.Record),
+			Hint: fmt.Sprintf("unset BROKER_BACKEND (or set it to %s); to move to another keychain, `broker remove` every profile, delete %s and add the keys again",
+				recorded, o.Record),
+		}
+	case recorded != "":
+		name = recorded
+	}
+	if name != "" {
+		ring, err := openBackend(o, name)
 		if err != nil {
 			return nil, err
 		}
-		return newVault(ring, o.Backend, o.Service, o.Timeout), nil
+		return newVault(ring, name, o, recorded != ""), nil
 	}
 	var failed []string
 	for _, name := range Backends() {
 		ring, err := openBackend(o, name)
-		if errors.Is(err, ErrLocked) {
+		if errors.Is(err, ErrLocked) || errors.Is(err, ErrNoAnswer) {
 			return nil, err
 		}
 		if err != nil {
 			failed = append(failed, err.Error())
 			continue
 		}
-		return newVault(ring, name, o.Service, o.Timeout), nil
+		return newVault(ring, name, o, false), nil
 	}
 	if len(failed) == 0 {
 		return nil, fmt.Errorf("%w on %s", ErrNoBackend, runtime.GOOS)
@@ -120,6 +154,9 @@ func available(name string) bool {
 // *BackendError.
 func openBackend(o Options, name string) (keyring.Keyring, error) {
 	if !available(name) {
+		if err := noBus(name); err != nil {
+			return nil, err
+		}
 		return nil, &BackendError{
 			Backend: name,
 			Reason:  fmt.Sprintf("not available in this build for %s", runtime.GOOS),
@@ -144,6 +181,8 @@ func openBackend(o Options, name string) (keyring.Keyring, error) {
 		return ring, nil
 	case errors.As(err, &be):
 		return nil, be
+	case errors.Is(err, ErrNoAnswer):
+		return nil, &BackendError{Backend: name, Reason: "not usable", Hint: noAnswerHints[name], Err: err}
 	}
 	return nil, &BackendError{Backend: name, Reason: "could not be opened", Hint: hints[name], Err: err}
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/99designs/keyring"
+	"github.com/broker-dev/broker/internal/busguard"
 	"github.com/godbus/dbus"
 	libsecret "github.com/gsterjov/go-libsecret"
 	"golang.org/x/sys/unix"
@@ -27,6 +29,9 @@ var keyctlPerm = keyring.GetPermissions(keyring.KEYCTL_PERM_ALL, keyring.KEYCTL_
 func probeSecretService(collection string) error {
 	service, err := libsecret.NewService()
 	if err != nil {
+		return err
+	}
+	if err := secretServiceOnBus(); err != nil {
 		return err
 	}
 	collections, err := service.Collections()
@@ -104,4 +109,52 @@ func isGone(err error) bool {
 		return true
 	}
 	return false
+}
+
+// busHint says how to reach the desktop session's bus from elsewhere.
+const busHint = "run broker in your desktop session, or point it at that session's bus: " +
+	"export DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$(id -u)/bus (the desktop session must be running)"
+
+// noBus explains why a backend that lives on the session bus is missing:
+// keyring registers those only when its init() reached the bus.
+func noBus(name string) error {
+	if name != "secret-service" && name != "kwallet" {
+		return nil
+	}
+	if why := busguard.NoBus(); why != "" {
+		return &BackendError{Backend: name, Reason: "no D-Bus session bus: " + why, Hint: busHint}
+	}
+	return &BackendError{
+		Backend: name,
+		Reason:  fmt.Sprintf("the D-Bus session bus at %s does not answer", busguard.Address()),
+		Hint:    "its dbus-daemon is not running (the session ended?): log in again, or " + busHint,
+	}
+}
+
+const secretsName = "org.freedesktop.secrets"
+
+// secretServiceOnBus fails at once when nothing owns the Secret Service's
+// name and the bus cannot start anything that would.
+func secretServiceOnBus() error {
+	conn, err := dbus.SessionBus() // the connection keyring made
+	if err != nil {
+		return nil
+	}
+	bus := conn.BusObject()
+	var owned bool
+	if err := bus.Call("org.freedesktop.DBus.NameHasOwner", 0, secretsName).Store(&owned); err != nil || owned {
+		return nil // let the call itself fail, or succeed
+	}
+	var activatable []string
+	if err := bus.Call("org.freedesktop.DBus.ListActivatableNames", 0).Store(&activatable); err != nil {
+		return nil
+	}
+	if slices.Contains(activatable, secretsName) {
+		return nil // the bus starts it on the first call
+	}
+	return &BackendError{
+		Backend: "secret-service",
+		Reason:  "no Secret Service on the D-Bus session bus (nothing owns " + secretsName + ")",
+		Hint:    "start gnome-keyring-daemon (or KeePassXC's Secret Service) in this session, or " + busHint,
+	}
 }

@@ -13,10 +13,19 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/keyring"
+	"github.com/broker-dev/broker/internal/busguard"
 )
+
+func init() {
+	// keyring's init() has run by now (vault imports it) and connected to
+	// the session bus or failed to: give the variable busguard may have
+	// set back its own value, so that no child inherits it.
+	busguard.Restore()
+}
 
 var (
 	// ErrNotFound means the item is not in the keychain.
@@ -26,6 +35,9 @@ var (
 	ErrLocked = errors.New("keychain is locked")
 	// ErrNoBackend means Open found no backend it could use.
 	ErrNoBackend = errors.New("no usable keychain backend")
+	// ErrNoAnswer means a backend being opened did not answer in time.
+	// Opening never waits on an unlock prompt, so this is not ErrLocked.
+	ErrNoAnswer = errors.New("keychain backend did not answer")
 )
 
 const (
@@ -41,26 +53,34 @@ type Vault struct {
 	ring    keyring.Keyring
 	service string
 	gate    *gate
+	// record is the file to record the backend in when a key is stored
+	// ("" for none); recorded says it names this backend already.
+	record   string
+	recordMu sync.Mutex
+	recorded bool
 }
 
 // New returns a Vault over ring, with every item under service ("" means
 // "broker"). Tests pass keyring.NewArrayKeyring(nil); Backend reports
 // "custom".
 func New(ring keyring.Keyring, service string) *Vault {
-	return newVault(ring, "custom", service, defaultTimeout)
+	return newVault(ring, "custom", Options{Service: service}, false)
 }
 
-func newVault(ring keyring.Keyring, backend, service string, timeout time.Duration) *Vault {
-	if service == "" {
-		service = defaultService
+// newVault: recorded says that o.Record names backend already.
+func newVault(ring keyring.Keyring, backend string, o Options, recorded bool) *Vault {
+	if o.Service == "" {
+		o.Service = defaultService
 	}
-	if timeout <= 0 {
-		timeout = defaultTimeout
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
 	}
 	return &Vault{
-		ring:    ring,
-		service: service,
-		gate:    &gate{backend: backend, timeout: timeout, busy: make(chan struct{}, 1)},
+		ring:     ring,
+		service:  o.Service,
+		gate:     &gate{backend: backend, timeout: o.Timeout, busy: make(chan struct{}, 1)},
+		record:   o.Record,
+		recorded: recorded,
 	}
 }
 
@@ -190,6 +210,9 @@ func run[T any](g *gate, op func() (T, error)) (T, error) {
 }
 
 func (g *gate) timedOut() error {
+	if g.busy == nil { // opening: no item is read, so no unlock prompt
+		return fmt.Errorf("the %s keychain did not answer within %s: %w", g.backend, g.timeout, ErrNoAnswer)
+	}
 	return fmt.Errorf("the %s keychain did not answer within %s, it may be waiting for an unlock prompt: %w", g.backend, g.timeout, ErrLocked)
 }
 

@@ -169,7 +169,7 @@ func testGarbage(t *testing.T, v *Vault) {
 // testNamespaces puts a second service, and another application's items,
 // on the same ring.
 func testNamespaces(t *testing.T, v *Vault) {
-	other := newVault(v.ring, v.Backend(), v.service+":key", time.Minute)
+	other := newVault(v.ring, v.Backend(), Options{Service: v.service + ":key", Timeout: time.Minute}, false)
 	foreign := []string{"dev", v.service + "x:key:dev", v.service + "-other:session:aa"}
 	for _, k := range foreign {
 		if err := v.ring.Set(keyring.Item{Key: k, Data: []byte("{}")}); err != nil {

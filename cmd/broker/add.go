@@ -20,10 +20,14 @@ func addCommand() *cli.Command {
 		ArgsUsage: "PROFILE",
 		Description: "Reads the access key ID and secret from the terminal (the secret is not echoed), or with\n" +
 			"--env from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. The key goes to the keychain only.\n" +
-			"When the profile has no mfa_serial, broker lists the key's MFA devices and writes the one\n" +
-			"you choose into the AWS config.",
+			"Before storing it, broker asks AWS whose key it is (sts:GetCallerIdentity, signed by the key)\n" +
+			"and refuses a key AWS rejects. A key already stored for the profile is replaced only with\n" +
+			"--force. When the profile has no mfa_serial, broker lists the key's MFA devices and writes\n" +
+			"the one you choose into the AWS config.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "env", Usage: "read the key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+			&cli.BoolFlag{Name: "force", Usage: "replace the key (or unreadable item) stored for the profile"},
+			&cli.BoolFlag{Name: "no-verify", Usage: "store the key without asking AWS whether it works"},
 			&cli.StringFlag{Name: "mfa-serial", Usage: "write this MFA device `ARN` into the profile instead of asking"},
 		},
 		BashComplete: completeProfiles,
@@ -39,6 +43,20 @@ func runAdd(c *cli.Context) error {
 	if serial := c.String("mfa-serial"); serial != "" && !validSerial(serial) {
 		return usageError{errors.New("--mfa-serial must be an MFA device ARN or serial number, on one line")}
 	}
+	b, err := newBroker(c)
+	if err != nil {
+		return err
+	}
+	force := c.Bool("force")
+	if !force { // refuse before asking for the secret
+		old, stored, err := b.StoredKey(name)
+		if err != nil {
+			return err
+		}
+		if stored {
+			return &broker.KeyStoredError{Profile: name, KeyID: broker.MaskKeyID(old.AccessKeyID)}
+		}
+	}
 	key, err := readKey(c.Bool("env"))
 	if err != nil {
 		return err
@@ -46,23 +64,32 @@ func runAdd(c *cli.Context) error {
 	if err := broker.ValidateKey(key.AccessKeyID, key.SecretAccessKey); err != nil {
 		return err
 	}
-	b, err := newBroker(c)
-	if err != nil {
-		return err
+	ctx, stop := signalContext(c)
+	defer stop()
+	if !c.Bool("no-verify") {
+		who, err := b.Identity(ctx, name, key)
+		if err != nil {
+			return withHint(fmt.Errorf("checking the key with AWS: %w; nothing was stored", err),
+				"check the key ID and secret, or pass --no-verify to store it without asking AWS")
+		}
+		fmt.Fprintf(c.App.ErrWriter, "AWS knows the key %s: %s (account %s).\n", broker.MaskKeyID(key.AccessKeyID), who.ARN, who.Account)
 	}
-	if err := b.AddKey(name, key); err != nil {
+	replaced, err := b.AddKey(name, key, force)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.ErrWriter, "Stored access key %s for profile %q in the %s keychain.\n",
 		broker.MaskKeyID(key.AccessKeyID), name, b.Vault.Backend())
+	if replaced != "" && replaced != key.AccessKeyID {
+		fmt.Fprintf(c.App.ErrWriter, "It replaces the key %s, which stays valid in IAM: deactivate it with `broker keys deactivate %s %s`.\n",
+			broker.MaskKeyID(replaced), name, replaced)
+	}
 
 	if p, err := b.Plan(name); err != nil || p.MFASerial != "" || p.NoMFA {
 		return nil // the profile has an MFA device, opted out, or has a problem `broker list` shows
 	}
 	serial := c.String("mfa-serial")
 	if serial == "" {
-		ctx, stop := signalContext(c)
-		defer stop()
 		serial, err = chooseMFADevice(ctx, c, b, name, key)
 		if err != nil || serial == "" {
 			return err

@@ -61,10 +61,18 @@ func hintFor(err error) string {
 		loop     *awsconfig.LoopError
 		conflict *awsconfig.ConflictError
 		usage    usageError
+		kstored  *broker.KeyStoredError
+		unread   *vault.UnreadableError
 	)
 	switch {
 	case errors.As(err, &h):
 		return h.hint
+	case errors.As(err, &kstored) && kstored.Err != nil:
+		return fmt.Sprintf("a newer broker may have stored it: use that one; or `broker add --force %s` replaces it, `broker remove %s` deletes it", kstored.Profile, kstored.Profile)
+	case errors.As(err, &kstored):
+		return fmt.Sprintf("`broker add --force %s` replaces it; the replaced key stays valid in IAM (`broker keys %s` lists the user's keys)", kstored.Profile, kstored.Profile)
+	case errors.As(err, &unread):
+		return fmt.Sprintf("a newer broker may have stored it: use that one; or `broker add --force %s` replaces it, `broker remove %s` deletes it", unread.Profile, unread.Profile)
 	case errors.As(err, &noKey):
 		return fmt.Sprintf("store one with: broker add %s", noKey.Profile)
 	case errors.As(err, &noMFA):

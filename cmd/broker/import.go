@@ -41,8 +41,9 @@ func importCommand() *cli.Command {
 
 // move is a key that leaves the file.
 type move struct {
-	entry  credfile.Entry
-	stored bool // the keychain holds this very key already
+	entry   credfile.Entry
+	stored  bool // the keychain holds this very key already
+	replace bool // it replaces what the keychain holds (--force)
 }
 
 func runImport(c *cli.Context) error {
@@ -141,18 +142,24 @@ func planImport(c *cli.Context, b *broker.Broker, f *credfile.File) ([]move, err
 			skip("skipped: %v", err)
 			continue
 		}
-		old, err := b.Vault.Key(e.Profile)
+		old, stored, err := b.StoredKey(e.Profile)
+		var unreadable *broker.KeyStoredError
 		switch {
-		case errors.Is(err, vault.ErrNotFound):
-			moves = append(moves, move{entry: e})
-			skip("key %s moves to the keychain", broker.MaskKeyID(e.AccessKeyID))
+		case errors.As(err, &unreadable) && c.Bool("force"):
+			moves = append(moves, move{entry: e, replace: true})
+			skip("key %s replaces an item broker cannot read (--force)", broker.MaskKeyID(e.AccessKeyID))
+		case errors.As(err, &unreadable):
+			skip("skipped: %s; --force replaces it", unreadable.Err)
 		case err != nil:
 			return nil, err
+		case !stored:
+			moves = append(moves, move{entry: e})
+			skip("key %s moves to the keychain", broker.MaskKeyID(e.AccessKeyID))
 		case old.AccessKeyID == e.AccessKeyID && old.SecretAccessKey == e.SecretAccessKey:
 			moves = append(moves, move{entry: e, stored: true})
 			skip("key %s is in the keychain already: it leaves the file", broker.MaskKeyID(e.AccessKeyID))
 		case c.Bool("force"):
-			moves = append(moves, move{entry: e})
+			moves = append(moves, move{entry: e, replace: true})
 			skip("key %s replaces the stored key %s (--force)", broker.MaskKeyID(e.AccessKeyID), broker.MaskKeyID(old.AccessKeyID))
 		default:
 			skip("skipped: the keychain holds another key (%s) for this profile; --force replaces it", broker.MaskKeyID(old.AccessKeyID))
@@ -173,7 +180,7 @@ func importableName(name string) bool {
 func storeChecked(b *broker.Broker, m move) error {
 	e := m.entry
 	if !m.stored {
-		if err := b.AddKey(e.Profile, vault.Key{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey}); err != nil {
+		if _, err := b.AddKey(e.Profile, vault.Key{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey}, m.replace); err != nil {
 			return err
 		}
 	}

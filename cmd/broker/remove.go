@@ -5,17 +5,18 @@ import (
 	"fmt"
 
 	"github.com/broker-dev/broker/broker"
-	"github.com/broker-dev/broker/vault"
 	"github.com/urfave/cli/v2"
 )
 
 func removeCommand() *cli.Command {
 	return &cli.Command{
-		Name:         "remove",
-		Aliases:      []string{"rm"},
-		Usage:        "delete a profile's key and its cached sessions from the keychain",
-		ArgsUsage:    "PROFILE",
-		Description:  "The AWS config is left as it is. The key stays valid in IAM: deactivate it there if it is exposed.",
+		Name:      "remove",
+		Aliases:   []string{"rm"},
+		Usage:     "delete a profile's key and its cached sessions from the keychain",
+		ArgsUsage: "PROFILE",
+		Description: "The AWS config is left as it is. The key stays valid in IAM: to deactivate it, run\n" +
+			"`broker keys deactivate --force PROFILE KEY_ID` (or `broker revoke PROFILE` if it is exposed)\n" +
+			"before removing it, while broker can still sign with it.",
 		Flags:        []cli.Flag{&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"}},
 		BashComplete: completeProfiles,
 		Action: func(c *cli.Context) error {
@@ -27,14 +28,31 @@ func removeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			k, err := b.Vault.Key(name)
-			if errors.Is(err, vault.ErrNotFound) {
+			k, stored, err := b.StoredKey(name)
+			var unreadable *broker.KeyStoredError
+			switch {
+			case errors.As(err, &unreadable):
+				question := fmt.Sprintf("Delete the item for the key of profile %q, which broker cannot read (%s)?", name, unreadable.Err)
+				if err := confirmed(c.Bool("yes"), question); err != nil {
+					return err
+				}
+				if _, err := b.RemoveKey(name); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.ErrWriter, "Removed the item for the key of profile %q.\n", name)
+				return nil
+			case err != nil:
+				return err
+			case !stored:
 				return &broker.NoKeyError{Profile: name}
 			}
-			if err != nil {
-				return err
-			}
-			question := fmt.Sprintf("Delete the access key %s of profile %q and its cached sessions?", broker.MaskKeyID(k.AccessKeyID), name)
+			masked := broker.MaskKeyID(k.AccessKeyID)
+			// Asked on the terminal, before anything changes: deactivating
+			// through broker needs the key in the keychain.
+			question := fmt.Sprintf("The key %s stays valid in IAM after this. To deactivate it, answer no and run\n"+
+				"`broker keys deactivate --force %s %s` first (or `broker revoke %s` if it is exposed).\n"+
+				"Delete the access key %s of profile %q and its cached sessions?",
+				masked, name, k.AccessKeyID, name, masked, name)
 			if err := confirmed(c.Bool("yes"), question); err != nil {
 				return err
 			}
@@ -42,7 +60,10 @@ func removeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.ErrWriter, "Removed the key of profile %q and %d cached session(s).\n", name, n)
+			fmt.Fprintf(c.App.ErrWriter, "Removed the key %s of profile %q and %d cached session(s).\n", masked, name, n)
+			fmt.Fprintf(c.App.ErrWriter, "The key %s is still valid in IAM unless you deactivated it: use `broker keys deactivate %s` with\n"+
+				"another profile of the same IAM user (`broker keys PROFILE` lists its keys), or the IAM console.\n",
+				masked, k.AccessKeyID)
 			return nil
 		},
 	}
