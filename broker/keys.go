@@ -297,6 +297,11 @@ func (b *Broker) Status() ([]ProfileStatus, error) {
 	}
 	for _, name := range keyed {
 		k, err := b.Vault.Key(name)
+		var unreadable *vault.UnreadableError
+		if errors.As(err, &unreadable) {
+			row(name).Problem = err.Error()
+			continue
+		}
 		if err != nil {
 			continue
 		}

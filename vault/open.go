@@ -114,7 +114,7 @@ func Open(o Options) (*Vault, error) {
 	case recorded != "" && name != "" && name != recorded:
 		return nil, &BackendError{
 			Backend: name,
-			Reason:  fmt.Sprintf("asked for, but this user's keys are in the %s keychain (recorded in %s)", recorded, o.Record),
+			Reason:  fmt.Sprintf("named, but this user's keys are in the %s keychain (recorded in %s)", recorded, o.Record),
 			Hint: fmt.Sprintf("unset BROKER_BACKEND (or set it to %s); to move to another keychain, `broker remove` every profile, delete %s and add the keys again",
 				recorded, o.Record),
 		}

@@ -40,12 +40,16 @@ func loadConfig() (*awsconfig.File, error) {
 
 // vaultOptions come from the environment: BROKER_BACKEND picks the backend by
 // 99designs/keyring's names; the namespace and collection are for people who
-// keep more than one set of keys (and for tests).
+// keep more than one set of keys (and for tests). The backend that holds the
+// keys is recorded in broker's settings folder (vault.RecordPath), and the
+// record decides from then on.
 func vaultOptions() vault.Options {
+	record, _ := vault.RecordPath() // no config folder: nothing recorded
 	return vault.Options{
 		Backend:    os.Getenv("BROKER_BACKEND"),
 		Service:    os.Getenv("BROKER_KEYRING_SERVICE"),
 		Collection: os.Getenv("BROKER_KEYRING_COLLECTION"),
+		Record:     record,
 	}
 }
 

@@ -61,8 +61,8 @@ func removeCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(c.App.ErrWriter, "Removed the key %s of profile %q and %d cached session(s).\n", masked, name, n)
-			fmt.Fprintf(c.App.ErrWriter, "The key %s is still valid in IAM unless you deactivated it: use `broker keys deactivate %s` with\n"+
-				"another profile of the same IAM user (`broker keys PROFILE` lists its keys), or the IAM console.\n",
+			fmt.Fprintf(c.App.ErrWriter, "The key %s is still valid in IAM unless you deactivated it: deactivate it with\n"+
+				"`broker keys deactivate OTHER_PROFILE %s`, OTHER_PROFILE holding another key of the same IAM user, or in the IAM console.\n",
 				masked, k.AccessKeyID)
 			return nil
 		},

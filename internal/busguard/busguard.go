@@ -48,8 +48,8 @@ func init() {
 	}
 	original, originalSet = os.LookupEnv(envVar)
 	bus, reason = find(original, os.Getenv("XDG_RUNTIME_DIR"), os.Getuid())
-	if bus == original {
-		return
+	if bus != "" && bus == original {
+		return // the variable names the bus already
 	}
 	// godbus dials what the variable says: the bus found, or nothing.
 	target := bus
