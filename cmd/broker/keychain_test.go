@@ -232,6 +232,16 @@ func TestRecordedBackend(t *testing.T) {
 	u := w.newUser("erin")
 	w.writeConfig("[profile dev]\nmfa_serial = " + u.serial + "\nmfa_process = " + w.mfaProcess("123456") + "\n")
 	w.addKey("dev", u)
+	// As over SSH: no session bus at all, and BROKER_BACKEND unset.
+	noBus := *w
+	noBus.env = withoutVar(w.env, "DBUS_SESSION_BUS_ADDRESS", "BROKER_BACKEND")
+	for _, args := range [][]string{{"list"}, {"export", "dev"}} {
+		r := noBus.cmd(nil, brokerBin, args...)
+		assertFailure(t, r, `keychain backend "secret-service": no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset`)
+		if !strings.Contains(r.stderr, "hint: ") || strings.Contains(r.stderr, "did not answer") {
+			t.Errorf("%s without a bus: %q", args[0], r.stderr)
+		}
+	}
 	record := filepath.Join(w.home, ".config", "broker", "backend")
 	if b, err := os.ReadFile(record); err != nil || string(b) != "secret-service\n" {
 		t.Fatalf("the record %s holds %q (%v), want secret-service", record, b, err)
@@ -240,17 +250,6 @@ func TestRecordedBackend(t *testing.T) {
 	w.env = withoutVar(w.env, "BROKER_BACKEND")
 	if got := storedKeyID(t, w, "dev"); got == "" {
 		t.Fatal("list without BROKER_BACKEND shows no key")
-	}
-
-	// As over SSH: no session bus at all.
-	noBus := *w
-	noBus.env = withoutVar(w.env, "DBUS_SESSION_BUS_ADDRESS")
-	for _, args := range [][]string{{"list"}, {"export", "dev"}} {
-		r := noBus.cmd(nil, brokerBin, args...)
-		assertFailure(t, r, `keychain backend "secret-service": no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset`)
-		if !strings.Contains(r.stderr, "hint: ") || strings.Contains(r.stderr, "did not answer") {
-			t.Errorf("%s without a bus: %q", args[0], r.stderr)
-		}
 	}
 	// Naming another backend than the one recorded is refused.
 	r := noBus.cmd([]string{"BROKER_BACKEND=keyctl"}, brokerBin, "list")
