@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/broker-dev/broker/vault"
@@ -28,7 +31,7 @@ with urllib.request.urlopen(req, timeout=30) as r:
 with open(os.path.join(d, "served.json"), "wb") as f:
     f.write(served)
 with open(os.path.join(d, "argv-server"), "w") as f:
-    f.write(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout)
+    f.write(subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout)
 with open(os.path.join(d, "env-server.json"), "w") as f:
     json.dump(dict(os.environ), f)
 `
@@ -53,7 +56,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	mfaProcess := func(code string) string {
-		return fmt.Sprintf(`sh -c 'ps -eo args >> %[1]s/argv-mfa; env >> %[1]s/env-mfa; echo asked >> %[2]s; echo %[3]s'`,
+		return fmt.Sprintf(`sh -c 'ps -eo pid=,ppid=,args= >> %[1]s/argv-mfa; env >> %[1]s/env-mfa; echo asked >> %[2]s; echo %[3]s'`,
 			dumps, w.mfaLog, code)
 	}
 	w.writeConfig(fmt.Sprintf(`[profile dev]
@@ -118,9 +121,14 @@ mfa_process = %s
 		t.Errorf("export --format env does not carry dev's session")
 	}
 
+	// Another user's program holding the same session (moto hands everyone
+	// the same fixed credentials) in its argv, outside this test's process
+	// tree: the scans below must not count it.
+	stranger(t, dev.SecretAccessKey)
+
 	// exec: the child records every argv and its environment.
 	r := w.cmd(nil, brokerBin, "exec", "dev", "--", "sh", "-c",
-		fmt.Sprintf("ps -eo args > %[1]s/argv-exec; env > %[1]s/env-exec", dumps))
+		fmt.Sprintf("ps -eo pid=,ppid=,args= > %[1]s/argv-exec; env > %[1]s/env-exec", dumps))
 	if r.code != 0 {
 		t.Fatalf("exec: exit %d: %s", r.code, r.stderr)
 	}
@@ -255,9 +263,9 @@ mfa_process = %s
 		t.Error("moto's recording does not hold deploy's session token: the scan would not see one")
 	}
 
-	// Every argv seen: no secret at all.
+	// Every argv seen in this test's process tree: no secret at all.
 	for _, name := range []string{"argv-mfa", "argv-exec", "argv-server"} {
-		b := readDump(t, dumps, name)
+		b := ownProcesses(readDump(t, dumps, name), os.Getpid())
 		// exec replaces broker by the child; elsewhere broker is running.
 		if !bytes.Contains(b, []byte(brokerBin)) && name != "argv-exec" {
 			t.Errorf("%s: broker's own process is not in the listing", name)
@@ -286,7 +294,7 @@ mfa_process = %s
 	if env := string(readDump(t, dumps, "env-exec")); !strings.Contains(env, "AWS_SESSION_TOKEN="+dev.SessionToken+"\n") {
 		t.Error("the exec child did not get dev's session: the check above proves nothing")
 	}
-	if n := strings.Count(string(readDump(t, dumps, "argv-mfa")), "ps -eo args"); n < 4 {
+	if n := strings.Count(string(readDump(t, dumps, "argv-mfa")), "ps -eo pid=,ppid=,args="); n < 4 {
 		t.Errorf("mfa_process ran %d times, want at least 4 (first, rotate, revoke, import)", n)
 	}
 }
@@ -298,4 +306,55 @@ func readDump(t *testing.T, dir, name string) []byte {
 		t.Fatalf("%s was not recorded: %v", name, err)
 	}
 	return b
+}
+
+// ownProcesses keeps the lines of a `ps -eo pid=,ppid=,args=` listing whose
+// process descends from root (the test), each as its args.
+func ownProcesses(listing []byte, root int) []byte {
+	parent := map[int]int{}
+	args := map[int]string{}
+	var order []int
+	for _, line := range strings.Split(string(listing), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		pid, err1 := strconv.Atoi(f[0])
+		ppid, err2 := strconv.Atoi(f[1])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if _, dup := args[pid]; !dup {
+			order = append(order, pid)
+		}
+		parent[pid] = ppid
+		_, rest, _ := strings.Cut(strings.TrimSpace(line), f[1])
+		args[pid] = strings.TrimSpace(rest)
+	}
+	var out strings.Builder
+	for _, pid := range order {
+		for p, hops := pid, 0; p > 1 && hops < 1000; p, hops = parent[p], hops+1 {
+			if p == root {
+				out.WriteString(args[pid] + "\n")
+				break
+			}
+		}
+	}
+	return []byte(out.String())
+}
+
+// stranger starts a process outside the test's tree (its parent exits at
+// once, so it is re-parented) with secret in its argv, and ends it when
+// the test does.
+func stranger(t *testing.T, secret string) {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", `python3 -c 'import time; time.sleep(300)' "$1" >/dev/null 2>&1 & echo $!`, "sh", secret).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 }
