@@ -56,8 +56,11 @@ func decodeKey(data []byte) (Key, error) {
 		return Key{}, fmt.Errorf("%d bytes that are not a JSON object", len(data))
 	}
 	var version int
-	if json.Unmarshal(head.V, &version) != nil {
+	switch {
+	case len(head.V) == 0:
 		return Key{}, errors.New("a JSON object without a format version")
+	case json.Unmarshal(head.V, &version) != nil:
+		return Key{}, errors.New("a JSON object whose format version is not a small whole number")
 	}
 	if version != keyFormat {
 		newer := ""

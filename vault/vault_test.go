@@ -117,8 +117,8 @@ func testSessions(t *testing.T, v *Vault) {
 }
 
 // testGarbage writes undecodable entries straight to the ring: a session
-// that does not decode is a cache miss and is removed; a key is not found
-// but kept; neither error quotes the data.
+// that does not decode is a cache miss and is removed; a key is an
+// *UnreadableError and kept; neither error quotes the data.
 func testGarbage(t *testing.T, v *Vault) {
 	garbage := [][]byte{
 		[]byte("not json " + testSecret),
@@ -156,10 +156,14 @@ func testGarbage(t *testing.T, v *Vault) {
 			t.Fatal(err)
 		}
 		_, err = v.Key(id)
-		if !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Key of garbage %d: %v, want ErrNotFound", i, err)
+		var unreadable *UnreadableError
+		if !errors.As(err, &unreadable) || errors.Is(err, ErrNotFound) || unreadable.Profile != id {
+			t.Fatalf("Key of garbage %d: %v, want an *UnreadableError, not ErrNotFound", i, err)
 		}
 		noSecret(t, err)
+		if _, err := v.ring.Get(key); err != nil {
+			t.Fatalf("Key removed garbage key %d: %v", i, err)
+		}
 		if err := v.RemoveKey(id); err != nil {
 			t.Fatalf("RemoveKey of garbage %d: %v", i, err)
 		}
