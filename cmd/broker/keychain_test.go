@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -257,6 +258,39 @@ func TestRecordedBackend(t *testing.T) {
 	// A bus whose daemon is gone.
 	r = w.cmd([]string{"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(w.root, "no-bus")}, brokerBin, "export", "dev")
 	assertFailure(t, r, "does not answer")
+	// A bus with no Secret Service on it, and none it could start.
+	r = w.cmd([]string{"DBUS_SESSION_BUS_ADDRESS=" + bareBus(t, w.root)}, brokerBin, "export", "dev")
+	assertFailure(t, r, "no Secret Service on the D-Bus session bus")
+}
+
+// bareBus starts a session bus that can start no service, and returns its
+// address; it stops when the test ends.
+func bareBus(t *testing.T, dir string) string {
+	t.Helper()
+	sock := filepath.Join(dir, "bare-bus")
+	conf := filepath.Join(dir, "bare-bus.conf")
+	err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=`+sock+`</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")
+	out, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatalf("starting dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading dbus-daemon's address: %v", err)
+	}
+	return strings.TrimSpace(line)
 }
 
 // TestNoBusLaunched: with no session bus, no broker command starts
