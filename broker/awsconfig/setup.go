@@ -82,7 +82,7 @@ func checkName(name string) error {
 func (f *File) setupEdits(name, brokerPath, want string, force bool) ([]edit, error) {
 	offs, _ := reader{f: f}.headers(name) // f is in memory: no error
 	if len(offs) == 0 {
-		return []edit{f.appendSection(name, want)}, nil
+		return []edit{f.appendSection(name, "credential_process = "+want)}, nil
 	}
 	bodies, present := f.bodies(offs)
 	var edits []edit
@@ -187,9 +187,9 @@ func (f *File) insertLine(off int, line string) edit {
 	return edit{off, off, line + f.eol()}
 }
 
-// appendSection adds [profile NAME] with its credential_process at the end
-// of the file, after a blank line.
-func (f *File) appendSection(name, want string) edit {
+// appendSection adds [profile NAME] with lines at the end of the file,
+// after a blank line.
+func (f *File) appendSection(name string, lines ...string) edit {
 	eol, data := f.eol(), f.data
 	var b strings.Builder
 	if len(data) > 0 {
@@ -205,7 +205,10 @@ func (f *File) appendSection(name, want string) edit {
 	} else {
 		b.WriteString("[profile " + name + "]")
 	}
-	b.WriteString(eol + "credential_process = " + want + eol)
+	b.WriteString(eol)
+	for _, l := range lines {
+		b.WriteString(l + eol)
+	}
 	return edit{len(data), len(data), b.String()}
 }
 
