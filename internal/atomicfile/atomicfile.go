@@ -111,6 +111,9 @@ func Edit(path string, change func(old []byte) ([]byte, error)) (changed bool, e
 	removeLeftovers(dir, base)
 
 	cur, err := snapshot(real)
+	if err == nil && cur.exists && len(cur.data) == 0 {
+		cur, err = settle(cur, func() (state, error) { return snapshot(real) })
+	}
 	if err != nil {
 		return false, err
 	}
@@ -240,12 +243,18 @@ func (s state) close() {
 	}
 }
 
-// same reports whether s and t are the same file with the same contents.
+// same reports whether s and t are the same file (where both say which)
+// with the same contents.
 func (s state) same(t state) bool {
-	if s.exists != t.exists {
+	switch {
+	case s.exists != t.exists:
+		return false
+	case !s.exists:
+		return true
+	case s.info != nil && t.info != nil && !os.SameFile(s.info, t.info):
 		return false
 	}
-	return !s.exists || os.SameFile(s.info, t.info) && bytes.Equal(s.data, t.data)
+	return bytes.Equal(s.data, t.data)
 }
 
 // lateWrite reports whether the file s read was written after s was taken,
@@ -254,34 +263,44 @@ func (s state) lateWrite() ([]byte, bool) {
 	if s.fh == nil {
 		return nil, false
 	}
-	var last []byte
-	for i, wait := 0, time.Millisecond; i < Attempts; i, wait = i+1, 2*wait {
-		now, err := readAll(s.fh, 0)
-		if err != nil {
-			return nil, false
-		}
-		if i == 0 && bytes.Equal(now, s.data) {
-			return nil, false
-		}
-		if i > 0 && bytes.Equal(now, last) {
-			return now, true
-		}
-		last = now
-		time.Sleep(wait)
+	now, err := readAll(s.fh, 0)
+	if err != nil || bytes.Equal(now, s.data) {
+		return nil, false
 	}
-	return last, true
+	st, err := settle(state{exists: true, data: now}, func() (state, error) {
+		data, err := readAll(s.fh, 0)
+		return state{exists: true, data: data}, err
+	})
+	if err != nil {
+		return nil, false
+	}
+	return st.data, true
 }
 
-// settled reads the file until two reads a moment apart agree: a writer
-// that truncates and then writes is not caught half way.
+// settled reads the file at path once it has stopped changing.
 func settled(path string) (state, error) {
-	prev, err := snapshot(path)
+	first, err := snapshot(path)
 	if err != nil {
 		return state{}, err
 	}
-	for i, wait := 0, time.Millisecond; i < Attempts; i, wait = i+1, 2*wait {
+	return settle(first, func() (state, error) { return snapshot(path) })
+}
+
+// emptyWait is how long an empty file must stay empty to count as settled.
+const emptyWait = 50 * time.Millisecond
+
+// settle reads again until two reads a moment apart agree, starting from
+// prev: a writer caught between its truncate and its write (as `aws
+// configure set` does them) is waited for, never edited half way. An empty
+// file must stay empty for emptyWait.
+func settle(prev state, read func() (state, error)) (state, error) {
+	wait := time.Millisecond
+	for i := 0; i < 2*Attempts; i++ {
+		if prev.exists && len(prev.data) == 0 {
+			wait = max(wait, emptyWait)
+		}
 		time.Sleep(wait)
-		next, err := snapshot(path)
+		next, err := read()
 		if err != nil {
 			prev.close()
 			return state{}, err
@@ -291,7 +310,7 @@ func settled(path string) (state, error) {
 			return next, nil
 		}
 		prev.close()
-		prev = next
+		prev, wait = next, min(2*wait, emptyWait)
 	}
 	return prev, nil
 }
