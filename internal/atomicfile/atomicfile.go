@@ -286,31 +286,36 @@ func settled(path string) (state, error) {
 	return settle(first, func() (state, error) { return snapshot(path) })
 }
 
-// emptyWait is how long an empty file must stay empty to count as settled.
-const emptyWait = 50 * time.Millisecond
+// emptyWait is how long an empty file must stay empty to count as settled,
+// and settleMax bounds the wait for a file to settle.
+const (
+	emptyWait = 50 * time.Millisecond
+	settleMax = time.Second
+)
 
 // settle reads again until two reads a moment apart agree, starting from
 // prev: a writer caught between its truncate and its write (as `aws
 // configure set` does them) is waited for, never edited half way. An empty
 // file must stay empty for emptyWait.
 func settle(prev state, read func() (state, error)) (state, error) {
-	wait := time.Millisecond
-	for i := 0; i < 2*Attempts; i++ {
-		if prev.exists && len(prev.data) == 0 {
-			wait = max(wait, emptyWait)
-		}
+	began := time.Now()
+	since := began // prev's contents have been there since
+	for wait := 500 * time.Microsecond; time.Since(began) < settleMax; wait = min(2*wait, 8*time.Millisecond) {
 		time.Sleep(wait)
 		next, err := read()
 		if err != nil {
 			prev.close()
 			return state{}, err
 		}
-		if next.same(prev) {
+		if !next.same(prev) {
 			prev.close()
-			return next, nil
+			prev, since, wait = next, time.Now(), 250*time.Microsecond
+			continue
 		}
-		prev.close()
-		prev, wait = next, min(2*wait, emptyWait)
+		next.close()
+		if !prev.exists || len(prev.data) > 0 || time.Since(since) >= emptyWait {
+			return prev, nil
+		}
 	}
 	return prev, nil
 }
