@@ -87,6 +87,10 @@ func TestParseErrors(t *testing.T) {
 		{"[a]\nnot a key " + secret1 + "\n", 2},
 		{"[]\n", 1},
 		{"[a]\n\x00\n", 1},
+		// botocore reads these as the sections "a]", " a" and "a ".
+		{"[b]\n[a]]\n", 2},
+		{"[ a]\n", 1},
+		{"[a ]\n", 1},
 	} {
 		_, err := Parse("c", []byte(tc.text))
 		var se *SyntaxError

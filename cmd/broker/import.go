@@ -25,9 +25,11 @@ func importCommand() *cli.Command {
 		Description: "Stores each profile's long-term key (aws_access_key_id AKIA… with its secret) from\n" +
 			"~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE, or --from FILE) in the keychain, checks\n" +
 			"that it reads back, and only then removes those two lines from the file, and the [NAME]\n" +
-			"line of a section left with no key. Comments, blank lines, other keys and sections,\n" +
-			"temporary credentials (aws_session_token) and the file's mode stay as they were; the file\n" +
-			"is replaced atomically and no copy is left. Each imported profile is then set up as\n" +
+			"line of a section left with no key. The section's other settings (region, output, …)\n" +
+			"move into the profile in ~/.aws/config, where it does not set them already. Comments,\n" +
+			"blank lines, other sections, temporary credentials (aws_session_token) and the file's\n" +
+			"mode, owner and group stay as they were; the file is replaced atomically under a lock and\n" +
+			"no copy is left. Each imported profile is then set up as\n" +
 			"`broker setup` does, with its MFA device as `broker add` offers it.\n" +
 			"A profile whose stored key differs is skipped unless --force; one whose stored key is the\n" +
 			"same is only removed from the file.",
