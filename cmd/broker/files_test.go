@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -106,83 +107,133 @@ func TestConcurrentSetups(t *testing.T) {
 	}
 }
 
-// TestAWSConfigureSetDuringEdit is issue 8.2 with the real AWS CLI: while
-// `broker setup` is between its read of the config and its rename (frozen
-// with SIGSTOP just after it opens the file to edit it), `aws configure
-// set` rewrites the file in place; then broker goes on. 20 rounds; both
-// edits survive every one. awscli's own `configure set` runs in one Python
-// process fed over a pipe, so that a round takes milliseconds, not the
-// CLI's start-up time.
-func TestAWSConfigureSetDuringEdit(t *testing.T) {
+// awsCLI is the AWS CLI's own `configure set` (awscli's driver), run in
+// one Python process fed over a pipe, so that a call takes milliseconds,
+// not the CLI's start-up time.
+type awsCLI struct {
+	t       *testing.T
+	in      io.WriteCloser
+	answers *bufio.Scanner
+	errOut  bytes.Buffer
+}
+
+func startAWSCLI(t *testing.T, env []string) *awsCLI {
 	const script = `
 import sys
 from awscli.clidriver import create_clidriver
 driver = create_clidriver()
 for line in sys.stdin:
-    key, value = line.split()
-    rc = driver.main(["configure", "set", key, value, "--profile", "cli"])
-    print(rc, flush=True)
+    profile, key, value = line.split()
+    print(driver.main(["configure", "set", key, value, "--profile", profile]), flush=True)
 `
 	if err := exec.Command("python3", "-c", "import awscli").Run(); err != nil {
 		t.Fatalf("the AWS CLI's Python package: %v", err)
 	}
-	w := newLocalWorld(t)
-	var cfg strings.Builder
-	cfg.WriteString("[profile cli]\nregion = eu-west-1\n")
-	for i := range 20 {
-		fmt.Fprintf(&cfg, "\n[profile p%d]\nregion = eu-west-1\n", i)
+	a := &awsCLI{t: t}
+	cmd := exec.Command("python3", "-c", script)
+	cmd.Env = env
+	cmd.Stderr = &a.errOut
+	var err error
+	if a.in, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
 	}
-	w.writeConfig(cfg.String())
-	aws := exec.Command("python3", "-c", script)
-	aws.Env = w.env
-	stdin, err := aws.StdinPipe()
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := aws.StdoutPipe()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var awsErr bytes.Buffer
-	aws.Stderr = &awsErr
-	if err := aws.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); aws.Wait() }()
-	answers := bufio.NewScanner(stdout)
-	configureSet := func(key, value string) {
-		t.Helper()
-		fmt.Fprintf(stdin, "%s %s\n", key, value)
-		if !answers.Scan() || answers.Text() != "0" {
-			t.Fatalf("aws configure set %s: %q %s", key, answers.Text(), awsErr.String())
-		}
-	}
-	configureSet("warmup", "1")
+	t.Cleanup(func() { a.in.Close(); cmd.Wait() })
+	a.answers = bufio.NewScanner(out)
+	return a
+}
 
-	for i := range 20 {
-		watch := newDirWatch(t, filepath.Join(w.home, ".aws"))
-		c := w.start("setup", fmt.Sprintf("p%d", i))
-		// The config's load, the check that the profile is there, then
-		// the edit's read.
-		if !watch.waitOpens("config", 3, 10*time.Second) {
-			c.Wait()
-			t.Fatalf("round %d: broker did not open the config three times: %s", i, c.Stdout)
-		}
-		c.Process.Signal(syscall.SIGSTOP)
-		watch.close()
-		configureSet(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i))
-		c.Process.Signal(syscall.SIGCONT)
-		if err := c.Wait(); err != nil {
-			t.Fatalf("round %d: setup: %v: %s", i, err, c.Stdout)
-		}
-		final := readText(t, w.config)
-		if !strings.Contains(final, fmt.Sprintf("k%d = v%d\n", i, i)) {
-			t.Errorf("round %d: k%d = v%d, written by aws configure set, was lost", i, i, i)
-		}
-		if !strings.Contains(final, "credential_process = "+brokerBin+fmt.Sprintf(" export p%d\n", i)) {
-			t.Errorf("round %d: broker's edit was lost", i)
-		}
+// set runs `aws configure set KEY VALUE --profile PROFILE`.
+func (a *awsCLI) set(profile, key, value string) {
+	a.t.Helper()
+	fmt.Fprintf(a.in, "%s %s %s\n", profile, key, value)
+	if !a.answers.Scan() || a.answers.Text() != "0" {
+		a.t.Fatalf("aws configure set %s: %q %s", key, a.answers.Text(), a.errOut.String())
 	}
+}
+
+// duringEdit runs broker with args, freezes it with SIGSTOP just after it
+// has opened file (in ~/.aws) the nth time, runs meanwhile, and lets it go
+// on; broker must succeed.
+func (w *world) duringEdit(file string, nth int, meanwhile func(), args ...string) {
+	w.t.Helper()
+	watch := newDirWatch(w.t, filepath.Join(w.home, ".aws"))
+	c := w.start(args...)
+	if !watch.waitOpens(file, nth, 10*time.Second) {
+		c.Wait()
+		w.t.Fatalf("broker %s did not open %s %d times: %s", strings.Join(args, " "), file, nth, c.Stdout)
+	}
+	c.Process.Signal(syscall.SIGSTOP)
+	watch.close()
+	meanwhile()
+	c.Process.Signal(syscall.SIGCONT)
+	if err := c.Wait(); err != nil {
+		w.t.Fatalf("broker %s: %v: %s", strings.Join(args, " "), err, c.Stdout)
+	}
+}
+
+// TestAWSConfigureSetDuringEdit is issue 8.2 with the real AWS CLI: while
+// broker is between its read of a file and its rename (frozen just after
+// it opens the file to edit it), `aws configure set` rewrites the file in
+// place; then broker goes on. Both edits survive every round: `setup` and
+// the config, 20 rounds; `import` and a secret that `aws configure set`
+// writes into the credentials file, 10 rounds.
+func TestAWSConfigureSetDuringEdit(t *testing.T) {
+	t.Run("setup", func(t *testing.T) {
+		t.Parallel()
+		w := newLocalWorld(t)
+		var cfg strings.Builder
+		cfg.WriteString("[profile cli]\nregion = eu-west-1\n")
+		for i := range 20 {
+			fmt.Fprintf(&cfg, "\n[profile p%d]\nregion = eu-west-1\n", i)
+		}
+		w.writeConfig(cfg.String())
+		aws := startAWSCLI(t, w.env)
+		aws.set("cli", "warmup", "1")
+		for i := range 20 {
+			// Opens: the config's load, the check that the profile is
+			// there, then the edit's read.
+			w.duringEdit("config", 3, func() { aws.set("cli", fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)) },
+				"setup", fmt.Sprintf("p%d", i))
+			final := readText(t, w.config)
+			if !strings.Contains(final, fmt.Sprintf("k%d = v%d\n", i, i)) {
+				t.Errorf("round %d: k%d = v%d, written by aws configure set, was lost", i, i, i)
+			}
+			if !strings.Contains(final, "credential_process = "+brokerBin+fmt.Sprintf(" export p%d\n", i)) {
+				t.Errorf("round %d: broker's edit was lost", i)
+			}
+		}
+	})
+	t.Run("import", func(t *testing.T) {
+		t.Parallel()
+		w := newLocalWorld(t)
+		w.writeConfig("[profile dev]\nmfa_serial = arn:aws:iam::000000000000:mfa/dev\n")
+		creds := filepath.Join(w.home, ".aws", "credentials")
+		aws := startAWSCLI(t, w.env)
+		aws.set("warmup", "region", "eu-west-1")
+		const id, secret = "AKIAQX0FAKEKEY0RACED", "raCedSECRETraCedSECRETraCedSECRETraCed0+/"
+		for i := range 10 {
+			if err := os.WriteFile(creds, []byte("[dev]\naws_access_key_id = "+id+"\naws_secret_access_key = "+secret+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			other := fmt.Sprintf("otherSECRET%02dotherSECRETotherSECRET0+/x", i)
+			// Opens: import's read, then the edit's read.
+			w.duringEdit("credentials", 2, func() { aws.set("other", "aws_secret_access_key", other) }, "import", "--yes")
+			final := readText(t, creds)
+			if !strings.Contains(final, other) {
+				t.Errorf("round %d: the secret aws configure set wrote was lost:\n%s", i, final)
+			}
+			if strings.Contains(final, secret) {
+				t.Errorf("round %d: the imported key is still in the file", i)
+			}
+		}
+	})
 }
 
 // copiesOf lists the files under the world's home and temp folders (moto's

@@ -129,6 +129,20 @@ func Edit(path string, change func(old []byte) ([]byte, error)) (changed bool, e
 		}
 		out, err := change(from)
 		if err != nil {
+			// A read torn by a writer that rewrites the file in place
+			// (old start, new end) may not parse: start over from the
+			// file as it is unless it is still what was read.
+			if now, serr := snapshot(real); serr == nil && !now.same(cur) {
+				now.close()
+				cur.close()
+				if cur, err = settled(real); err != nil {
+					return changed, err
+				}
+				from, exists = cur.data, cur.exists
+				continue
+			} else if serr == nil {
+				now.close()
+			}
 			return changed, err
 		}
 		if bytes.Equal(out, from) && (exists || len(out) == 0) {

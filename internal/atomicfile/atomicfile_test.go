@@ -309,3 +309,31 @@ func TestEditRemovesLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// TestEditRetriesATornRead: an edit that fails on contents another program
+// was rewriting at that moment runs again on the file as it is then; one
+// that fails on a file nobody touches returns its error.
+func TestEditRetriesATornRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte("a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	torn := errors.New("line 2 is not key = value")
+	calls := 0
+	_, err := Edit(path, func(old []byte) ([]byte, error) {
+		if calls++; calls == 1 {
+			rewriteInPlace(t, path, "a\nb\n")
+			return nil, torn
+		}
+		return append(append([]byte{}, old...), "broker\n"...), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "a\nb\nbroker\n" {
+		t.Errorf("file holds %q", got)
+	}
+	if _, err := Edit(path, func([]byte) ([]byte, error) { return nil, torn }); err != torn {
+		t.Errorf("Edit = %v, want the edit's error", err)
+	}
+}
