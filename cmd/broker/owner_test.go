@@ -15,17 +15,20 @@ import (
 	"testing"
 )
 
-// localUser is a real second user, with a real group of its own besides
+// groupUser is a real second user, with a real group of its own besides
 // its primary one, made with useradd and removed when the test ends.
-type localUser struct {
+type groupUser struct {
 	name, group        string
 	uid, gid, groupGID int // gid: the primary group; groupGID: the other one
 }
 
-func newLocalUser(t *testing.T) localUser {
+func newGroupUser(t *testing.T) groupUser {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("making a second user needs root")
+		if os.Getenv("BROKER_REQUIRE_INTEGRATION") == "1" {
+			t.Fatal("making a second local user needs root")
+		}
+		t.Skip("making a second local user needs root")
 	}
 	letters := func() string {
 		b := make([]byte, 6)
@@ -34,7 +37,7 @@ func newLocalUser(t *testing.T) localUser {
 		}
 		return "brk" + string(b)
 	}
-	u := localUser{name: letters(), group: letters()}
+	u := groupUser{name: letters(), group: letters()}
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
@@ -84,7 +87,7 @@ func ownerOf(t *testing.T, path string) (uid, gid int, mode fs.FileMode) {
 // target made and stays a link; a file with hard links is refused with a
 // hint and left alone.
 func TestEditsKeepOwnerGroupAndLinks(t *testing.T) {
-	u := newLocalUser(t)
+	u := newGroupUser(t)
 	w := newLocalWorld(t)
 	home, err := os.MkdirTemp("", "brk-home-")
 	if err != nil {
