@@ -24,7 +24,7 @@ func TestProfileNames(t *testing.T) {
 		{"bare name is not a profile", "[dev]\nregion = x\n[profile dev2]\n", []string{"dev2"}},
 		{"profile default is default", "[profile default]\n[default]\n", []string{"default"}},
 		{"duplicates listed once", "[profile a]\n[profile b]\n[profile a]\n", []string{"a", "b"}},
-		{"blanks in header", "[ profile   dev ]\n[\tdefault ]\n", []string{"dev", "default"}},
+		{"blanks around the name", "[profile   dev ]\n", []string{"dev"}},
 		{"tab after profile", "[profile\tdev]\n", []string{"dev"}},
 		{"profilex is another section", "[profiles]\n[profilex]\n", []string{}},
 		{"comment after header", "[profile dev] # the dev account\n", []string{"dev"}},

@@ -189,30 +189,54 @@ func (ix *indexer) reserve(scanned int) {
 	}
 }
 
-// parseHeader parses the header line whose '[' is at ind. For a profile
-// section it returns the bounds of its name. [default] and [profile NAME]
-// are profiles; botocore ignores any other section, and so does broker.
-// Text after the closing ']' is ignored, as botocore does.
+// parseHeader parses the header line whose '[' is at ind, as botocore
+// reads it: Python's configparser takes the section name from the first
+// '[' to the last ']' of the line (what follows is ignored), and botocore
+// makes [default] and [profile NAME] profiles, splitting the name off with
+// shlex. For a profile section it returns the bounds of its name. botocore
+// ignores any other section, and so does broker.
+//
+// A header that looks like a profile's but that botocore reads as another
+// profile or as none is an error rather than a guess: a ']' or '[' in the
+// name ([profile a]], whose name botocore reads as "a]"), a blank after
+// '[' or around "default" ([ profile a ], which botocore skips), a blank,
+// quote or backslash inside the name ([profile a b], [profile 'a']).
 func parseHeader(line []byte, ind int) (ns, ne int, isProfile bool, msg string) {
-	closing := bytes.IndexByte(line[ind:], ']')
-	if closing < 0 {
+	closing := bytes.LastIndexByte(line, ']')
+	if closing < ind {
 		return 0, 0, false, "section header has no closing ']'"
 	}
-	s, e := trimSpan(line, ind+1, ind+closing)
+	s, e := trimSpan(line, ind+1, closing)
 	inner := line[s:e]
+	isDefault := string(inner) == "default"
+	named := bytes.HasPrefix(inner, []byte("profile")) && (len(inner) == 7 || isSpace(inner[7]))
 	switch {
 	case len(inner) == 0:
 		return 0, 0, false, "empty section name"
-	case string(inner) == "default":
+	case !isDefault && !named:
+		return 0, 0, false, ""
+	case s > ind+1:
+		return 0, 0, false, "blank after '[' in a profile header: the AWS CLI does not read it as a profile"
+	case isDefault && e < closing:
+		return 0, 0, false, "blank before ']' in [default]: the AWS CLI does not read it as the default profile"
+	case isDefault:
 		return s, e, true, ""
-	case bytes.HasPrefix(inner, []byte("profile")) && (len(inner) == 7 || isBlank(inner[7])):
-		ns, ne := trimSpan(line, s+7, e)
-		if ns == ne {
-			return 0, 0, false, "empty profile name in [profile] header"
-		}
-		return ns, ne, true, ""
 	}
-	return 0, 0, false, ""
+	ns, ne = trimSpan(line, s+7, e)
+	name := line[ns:ne]
+	switch {
+	case ns == ne:
+		return 0, 0, false, "empty profile name in [profile] header"
+	case bytes.ContainsAny(line[ind:closing], "\v\f"):
+		return 0, 0, false, "control character in a profile header"
+	case bytes.ContainsAny(name, "[]"):
+		return 0, 0, false, "'[' or ']' in a profile name: the AWS CLI reads the header as another profile"
+	case bytes.ContainsAny(name, " \t\r"):
+		return 0, 0, false, "blank inside a profile name: the AWS CLI does not read it as a profile"
+	case bytes.ContainsAny(name, "'\"\\"):
+		return 0, 0, false, "quote or backslash in a profile name: the AWS CLI reads it another way than broker"
+	}
+	return ns, ne, true, ""
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -42,10 +40,9 @@ func (e *ConflictError) Error() string {
 // changed=false and does not write the file. An existing credential_process
 // that is not a broker line is refused with *ConflictError unless force.
 //
-// The file is replaced atomically (a temporary file in the same directory,
-// fsync, rename) and keeps its mode; a new file gets 0600 and a missing
-// directory 0700. A symlinked file is edited where it points, so the link
-// survives.
+// The file is edited as atomicfile.Edit does: under a lock, replaced
+// atomically, keeping its mode, owner and group; a symlink is followed
+// (its target created if missing), a file with hard links refused.
 func Setup(path, name, brokerPath string, force bool) (changed bool, err error) {
 	if err := checkName(name); err != nil {
 		return false, err
@@ -85,7 +82,7 @@ func checkName(name string) error {
 func (f *File) setupEdits(name, brokerPath, want string, force bool) ([]edit, error) {
 	offs, _ := reader{f: f}.headers(name) // f is in memory: no error
 	if len(offs) == 0 {
-		return []edit{f.appendSection(name, want)}, nil
+		return []edit{f.appendSection(name, "credential_process = "+want)}, nil
 	}
 	bodies, present := f.bodies(offs)
 	var edits []edit
@@ -190,9 +187,9 @@ func (f *File) insertLine(off int, line string) edit {
 	return edit{off, off, line + f.eol()}
 }
 
-// appendSection adds [profile NAME] with its credential_process at the end
-// of the file, after a blank line.
-func (f *File) appendSection(name, want string) edit {
+// appendSection adds [profile NAME] with lines at the end of the file,
+// after a blank line.
+func (f *File) appendSection(name string, lines ...string) edit {
 	eol, data := f.eol(), f.data
 	var b strings.Builder
 	if len(data) > 0 {
@@ -208,7 +205,10 @@ func (f *File) appendSection(name, want string) edit {
 	} else {
 		b.WriteString("[profile " + name + "]")
 	}
-	b.WriteString(eol + "credential_process = " + want + eol)
+	b.WriteString(eol)
+	for _, l := range lines {
+		b.WriteString(l + eol)
+	}
 	return edit{len(data), len(data), b.String()}
 }
 
@@ -224,36 +224,20 @@ func applyEdits(data []byte, edits []edit) []byte {
 	return append(out, data[last:]...)
 }
 
-// editFile loads the file at path, applies the edits that change returns
-// and writes the result if it differs.
+// editFile applies to the file at path the edits that change returns, and
+// writes the result if it differs, through atomicfile.Edit: under the
+// file's lock, starting over if another program writes the file meanwhile.
 func editFile(path string, change func(*File) ([]edit, error)) (bool, error) {
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		path = target
-	}
-	data, info, err := readFile(path)
-	if err != nil {
-		return false, err
-	}
-	f, err := Parse(path, data)
-	if err != nil {
-		return false, err
-	}
-	edits, err := change(f)
-	if err != nil || len(edits) == 0 {
-		return false, err
-	}
-	out := applyEdits(f.data, edits)
-	if bytes.Equal(out, f.data) {
-		return false, nil
-	}
-	mode := fs.FileMode(0o600)
-	if info != nil {
-		mode = info.Mode().Perm()
-	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return false, fmt.Errorf("creating config directory: %w", err)
-	}
-	if err := atomicfile.Write(path, out, mode); err != nil {
-		return false, fmt.Errorf("writing config: %w", err)
-	}
-	return true, nil
+	// atomicfile's errors name the file already.
+	return atomicfile.Edit(path, func(data []byte) ([]byte, error) {
+		f, err := Parse(path, data)
+		if err != nil {
+			return nil, err
+		}
+		edits, err := change(f)
+		if err != nil || len(edits) == 0 {
+			return data, err
+		}
+		return applyEdits(f.data, edits), nil
+	})
 }

@@ -12,12 +12,12 @@ package credfile
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -44,9 +44,6 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
-
-// ErrChanged means the file changed between Read and Rewrite.
-var ErrChanged = errors.New("the credentials file changed while broker was working on it: nothing was written")
 
 // File is a parsed credentials file; Data is its bytes.
 type File struct {
@@ -107,6 +104,10 @@ func Read(path string) (*File, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
+	if n := atomicfile.HardLinks(fi); n > 1 {
+		// Removing the keys would leave them under the other names.
+		return nil, &atomicfile.LinksError{Path: path, Links: n}
+	}
 	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
 	if err != nil {
 		return nil, err
@@ -146,13 +147,18 @@ func Parse(path string, data []byte) (*File, error) {
 			last.Continued = true
 			last.next = next
 		case trimmed[0] == '[':
-			closing := strings.IndexByte(trimmed, ']')
+			// configparser's section name runs to the last ']' and keeps
+			// its blanks: refuse what broker would read otherwise.
+			closing := strings.LastIndexByte(trimmed, ']')
 			if closing < 0 {
 				return nil, &SyntaxError{path, num, "section header has no closing ']'"}
 			}
-			name := strings.TrimSpace(trimmed[1:closing])
-			if name == "" || len(name) > maxNameBytes {
+			name := trimmed[1:closing]
+			if strings.TrimSpace(name) == "" || len(name) > maxNameBytes {
 				return nil, &SyntaxError{path, num, "empty or overlong section name"}
+			}
+			if strings.ContainsAny(name, "[]") || strings.TrimSpace(name) != name {
+				return nil, &SyntaxError{path, num, "a blank, '[' or ']' around or in a section name: the AWS CLI reads it as another profile"}
 			}
 			f.Sections = append(f.Sections, Section{Name: name, Line: num, start: off, next: next})
 			cur, last = &f.Sections[len(f.Sections)-1], nil
@@ -265,53 +271,101 @@ func (f *File) Without(profiles ...string) []byte {
 	for _, p := range profiles {
 		drop[p] = true
 	}
+	return f.cut(func(s Section, k Key) bool { return drop[s.Name] && (k.Name == KeyID || k.Name == KeySecret) })
+}
+
+// cut returns the file without the key lines drop picks, and without the
+// header of a section left with no key.
+func (f *File) cut(drop func(Section, Key) bool) []byte {
 	type span struct{ start, end int }
 	var cuts []span
 	for _, s := range f.Sections {
-		if !drop[s.Name] {
-			continue
-		}
 		removed := 0
 		for _, k := range s.Keys {
-			if k.Name == KeyID || k.Name == KeySecret {
+			if drop(s, k) {
 				cuts = append(cuts, span{k.start, k.next})
 				removed++
 			}
 		}
-		if removed == len(s.Keys) {
+		if removed > 0 && removed == len(s.Keys) {
 			cuts = append(cuts, span{s.start, s.next})
 		}
 	}
-	keep := make([]bool, len(f.Data))
-	for i := range keep {
-		keep[i] = true
-	}
-	for _, c := range cuts {
-		for i := c.start; i < c.end; i++ {
-			keep[i] = false
-		}
-	}
+	slices.SortFunc(cuts, func(a, b span) int { return a.start - b.start })
 	out := make([]byte, 0, len(f.Data))
-	for i, b := range f.Data {
-		if keep[i] {
-			out = append(out, b)
+	last := 0
+	for _, c := range cuts {
+		out = append(out, f.Data[last:c.start]...)
+		last = c.end
+	}
+	return append(out, f.Data[last:]...)
+}
+
+// Settings returns the keys of the profile's sections that are not
+// credentials (region, output, …), in file order.
+func (f *File) Settings(profile string) []Key {
+	var out []Key
+	for _, s := range f.Sections {
+		if s.Name != profile {
+			continue
+		}
+		for _, k := range s.Keys {
+			switch k.Name {
+			case KeyID, KeySecret, KeyToken, keySecurity:
+			default:
+				out = append(out, k)
+			}
 		}
 	}
 	return out
 }
 
-// Rewrite replaces the file with data, atomically: a temporary file in the
-// same directory (never anywhere else: it holds what remains of the file),
-// fsync, rename; the file keeps its mode. The temporary file is removed on
-// any failure, and nothing is written if the file no longer holds what Read
-// saw (ErrChanged). No backup is left behind.
-func (f *File) Rewrite(data []byte) error {
-	now, err := os.ReadFile(f.Path)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(now, f.Data) {
-		return ErrChanged
-	}
-	return atomicfile.Write(f.Path, data, f.Mode)
+// Move is what leaves the file for one profile: its key, and the
+// settings lines named in Settings (key → value) that still hold those
+// values.
+type Move struct {
+	Profile                      string
+	AccessKeyID, SecretAccessKey string
+	Settings                     map[string]string
+}
+
+// Remove takes the moves out of the file at path as it is at that moment,
+// under its lock (atomicfile.Edit): a change another program made since
+// Read is kept, and a profile whose key is no longer the one given stays
+// as it is. It returns the profiles whose key left the file. The file is
+// replaced atomically and no copy of it is left anywhere.
+func Remove(path string, moves []Move) (removed []string, err error) {
+	_, err = atomicfile.Edit(path, func(data []byte) ([]byte, error) {
+		if data == nil {
+			return nil, fmt.Errorf("%s: %w", path, fs.ErrNotExist)
+		}
+		f, err := Parse(path, data)
+		if err != nil {
+			return nil, err
+		}
+		keys := map[string]Entry{}
+		for _, e := range f.Entries() {
+			keys[e.Profile] = e
+		}
+		take := map[string]Move{}
+		removed = removed[:0]
+		for _, m := range moves {
+			if e := keys[m.Profile]; e.Problem == "" && e.AccessKeyID == m.AccessKeyID && e.SecretAccessKey == m.SecretAccessKey {
+				take[m.Profile] = m
+				removed = append(removed, m.Profile)
+			}
+		}
+		return f.cut(func(s Section, k Key) bool {
+			m, ok := take[s.Name]
+			if !ok {
+				return false
+			}
+			if k.Name == KeyID || k.Name == KeySecret {
+				return true
+			}
+			v, ok := m.Settings[k.Name]
+			return ok && !k.Continued && v == k.Value
+		}), nil
+	})
+	return removed, err
 }

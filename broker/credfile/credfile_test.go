@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/broker-dev/broker/internal/atomicfile"
 )
 
 const (
@@ -85,6 +87,10 @@ func TestParseErrors(t *testing.T) {
 		{"[a]\nnot a key " + secret1 + "\n", 2},
 		{"[]\n", 1},
 		{"[a]\n\x00\n", 1},
+		// botocore reads these as the sections "a]", " a" and "a ".
+		{"[b]\n[a]]\n", 2},
+		{"[ a]\n", 1},
+		{"[a ]\n", 1},
 	} {
 		_, err := Parse("c", []byte(tc.text))
 		var se *SyntaxError
@@ -132,7 +138,7 @@ func TestWithoutCRLFAndNoFinalNewline(t *testing.T) {
 	}
 }
 
-func TestRewrite(t *testing.T) {
+func TestRemove(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "credentials")
 	if err := os.WriteFile(path, []byte(sample), 0o640); err != nil {
@@ -151,13 +157,28 @@ func TestRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := f.Without("default")
-	if err := f.Rewrite(out); err != nil {
+	if s := f.Settings("work"); len(s) != 1 || s[0].Name != "region" || s[0].Value != "eu-west-1" {
+		t.Errorf("Settings(work) = %+v", s)
+	}
+	// Another program adds a line after Read: it stays. A profile whose
+	// key is no longer the one given stays whole.
+	changed := strings.Replace(sample, "; work account\n", "; work account\n[new]\nregion = x\n", 1)
+	if err := os.WriteFile(path, []byte(changed), 0o640); err != nil {
 		t.Fatal(err)
 	}
+	removed, err := Remove(link, []Move{
+		{Profile: "default", AccessKeyID: id1, SecretAccessKey: secret1},
+		{Profile: "work", AccessKeyID: id2, SecretAccessKey: secret2, Settings: map[string]string{"region": "eu-west-1"}},
+		{Profile: "temp", AccessKeyID: id1, SecretAccessKey: secret1},
+	})
+	if err != nil || len(removed) != 2 || removed[0] != "default" || removed[1] != "work" {
+		t.Fatalf("Remove = %v, %v", removed, err)
+	}
 	b, _ := os.ReadFile(path)
-	if !bytes.Equal(b, out) || bytes.Contains(b, []byte(secret1)) {
-		t.Errorf("file after Rewrite:\n%s", b)
+	want := "# my keys\n\n; work account\n[new]\nregion = x\n\n[temp]\n" +
+		"aws_access_key_id = ASIAQX0FAKEKEY0TEMPO\naws_secret_access_key = tempSECRETtempSECRETtempSECRETtempSECRE\naws_session_token = FwoGZXIvYXdzEtoken\n"
+	if string(b) != want {
+		t.Errorf("file after Remove:\n%s\nwant:\n%s", b, want)
 	}
 	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
 		t.Error("the symlink was replaced")
@@ -166,16 +187,28 @@ func TestRewrite(t *testing.T) {
 		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Errorf("the folder holds %d entries, want the file and the link", len(entries))
+	for _, e := range entries {
+		if e.Name() != "credentials" && e.Name() != "link" && e.Name() != ".credentials.broker.lock" {
+			t.Errorf("the folder holds %s", e.Name())
+		}
 	}
+}
 
-	// A file changed since Read is left alone.
-	if err := f.Rewrite([]byte("x")); !errors.Is(err, ErrChanged) {
-		t.Fatalf("Rewrite of a changed file = %v, want ErrChanged", err)
+func TestReadRefusesHardLinks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no link count on Windows")
 	}
-	if b2, _ := os.ReadFile(path); !bytes.Equal(b2, b) {
-		t.Error("Rewrite wrote a changed file")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(path, filepath.Join(dir, "old-credentials")); err != nil {
+		t.Fatal(err)
+	}
+	var le *atomicfile.LinksError
+	if _, err := Read(path); !errors.As(err, &le) {
+		t.Fatalf("Read = %v, want a LinksError", err)
 	}
 }
 

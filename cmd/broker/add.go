@@ -90,7 +90,7 @@ func runAdd(c *cli.Context) error {
 	}
 	serial := c.String("mfa-serial")
 	if serial == "" {
-		serial, err = chooseMFADevice(ctx, c, b, name, key)
+		serial, err = chooseMFADevice(ctx, c, b, name, key, false)
 		if err != nil || serial == "" {
 			return err
 		}
@@ -126,18 +126,26 @@ func readKey(fromEnv bool) (vault.Key, error) {
 
 // chooseMFADevice offers the key's MFA devices; "" means none was chosen,
 // which leaves the profile unusable until one is set (broker says how).
-func chooseMFADevice(ctx context.Context, c *cli.Context, b *broker.Broker, name string, key vault.Key) (string, error) {
+// imported: the key came from a file it has left, so the way to set the
+// device later is to write it into the profile, not `broker add`.
+func chooseMFADevice(ctx context.Context, c *cli.Context, b *broker.Broker, name string, key vault.Key, imported bool) (string, error) {
 	stderr := c.App.ErrWriter
+	later := fmt.Sprintf("broker add %s --mfa-serial ARN", name)
+	again := fmt.Sprintf("run `broker add %s` again", name)
+	if imported {
+		later = fmt.Sprintf("aws configure set mfa_serial ARN --profile %s", name)
+		again = fmt.Sprintf("run `%s` with its ARN (the key is in the keychain already)", later)
+	}
 	devices, err := b.MFADevices(ctx, name, key)
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: could not list MFA devices (%v)\n", err)
-		fmt.Fprintf(stderr, "hint: set mfa_serial in the profile, or run `broker add %s --mfa-serial ARN`\n", name)
+		fmt.Fprintf(stderr, "hint: set mfa_serial in the profile, or run `%s`\n", later)
 		return "", nil
 	}
 	switch len(devices) {
 	case 0:
 		fmt.Fprintf(stderr, "warning: this key's user has no MFA device, and broker hands out only MFA-gated sessions\n")
-		fmt.Fprintf(stderr, "hint: add a virtual MFA device in the IAM console, then run `broker add %s` again\n", name)
+		fmt.Fprintf(stderr, "hint: add a virtual MFA device in the IAM console, then %s\n", again)
 		return "", nil
 	case 1:
 		return devices[0], nil
@@ -145,7 +153,7 @@ func chooseMFADevice(ctx context.Context, c *cli.Context, b *broker.Broker, name
 	t, err := openTerminal()
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: several MFA devices and no terminal to choose on\n")
-		fmt.Fprintf(stderr, "hint: run `broker add %s --mfa-serial ARN` with one of them\n", name)
+		fmt.Fprintf(stderr, "hint: run `%s` with one of them\n", later)
 		return "", nil
 	}
 	defer t.Close()

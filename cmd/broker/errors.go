@@ -8,6 +8,7 @@ import (
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/internal/atomicfile"
 	"github.com/broker-dev/broker/internal/rundir"
 	"github.com/broker-dev/broker/mfa"
 	"github.com/broker-dev/broker/vault"
@@ -60,6 +61,7 @@ func hintFor(err error) string {
 		syntax   *awsconfig.SyntaxError
 		loop     *awsconfig.LoopError
 		conflict *awsconfig.ConflictError
+		links    *atomicfile.LinksError
 		usage    usageError
 		kstored  *broker.KeyStoredError
 		unread   *vault.UnreadableError
@@ -103,6 +105,10 @@ func hintFor(err error) string {
 		return "a profile's source_profile or include_profile must not lead back to itself"
 	case errors.As(err, &conflict):
 		return "pass --force to replace it"
+	case errors.As(err, &links):
+		return fmt.Sprintf("find its other names with `find ~ -samefile %s` and make them symlinks to it (broker edits a symlink's target), or remove them", links.Path)
+	case errors.Is(err, atomicfile.ErrBusy):
+		return "another program (`aws configure set`?) was writing the file at the same time: run the command again"
 	case errors.Is(err, mfa.ErrNoSource):
 		return "pass --mfa-token CODE, set mfa_process or broker_yubikey_oath in the profile, run broker from a terminal, or install zenity/kdialog for a dialog"
 	case errors.Is(err, mfa.ErrInvalidCode):

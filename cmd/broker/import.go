@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/broker-dev/broker/broker/awsconfig"
 	"github.com/broker-dev/broker/broker/credfile"
 	"github.com/broker-dev/broker/broker/keyscan"
+	"github.com/broker-dev/broker/internal/atomicfile"
 	"github.com/broker-dev/broker/vault"
 	"github.com/urfave/cli/v2"
 )
@@ -22,9 +25,11 @@ func importCommand() *cli.Command {
 		Description: "Stores each profile's long-term key (aws_access_key_id AKIA… with its secret) from\n" +
 			"~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE, or --from FILE) in the keychain, checks\n" +
 			"that it reads back, and only then removes those two lines from the file, and the [NAME]\n" +
-			"line of a section left with no key. Comments, blank lines, other keys and sections,\n" +
-			"temporary credentials (aws_session_token) and the file's mode stay as they were; the file\n" +
-			"is replaced atomically and no copy is left. Each imported profile is then set up as\n" +
+			"line of a section left with no key. The section's other settings (region, output, …)\n" +
+			"move into the profile in ~/.aws/config, where it does not set them already. Comments,\n" +
+			"blank lines, other sections, temporary credentials (aws_session_token) and the file's\n" +
+			"mode, owner and group stay as they were; the file is replaced atomically under a lock and\n" +
+			"no copy is left. Each imported profile is then set up as\n" +
 			"`broker setup` does, with its MFA device as `broker add` offers it.\n" +
 			"A profile whose stored key differs is skipped unless --force; one whose stored key is the\n" +
 			"same is only removed from the file.",
@@ -65,6 +70,9 @@ func runImport(c *cli.Context) error {
 		return nil
 	}
 	if err != nil {
+		if errors.As(err, new(*atomicfile.LinksError)) {
+			return fmt.Errorf("reading the credentials file: %w", err) // its own hint
+		}
 		return withHint(fmt.Errorf("reading the credentials file: %w", err), "fix the file, or name another with --from FILE")
 	}
 	b, err := newBroker(c)
@@ -96,25 +104,100 @@ func runImport(c *cli.Context) error {
 		return err
 	}
 
-	// The keychain first, read back; the file only once every key is there.
-	var names []string
+	// The keychain first, read back; then the settings into the config;
+	// the file only once every key and setting is somewhere else.
 	for _, m := range moves {
 		if err := storeChecked(b, m); err != nil {
 			return withHint(fmt.Errorf("%w: %s was not changed", err, f.Path), "run `broker import` again once the keychain works; keys already stored are recognised")
 		}
-		names = append(names, m.entry.Profile)
 	}
-	if err := f.Rewrite(f.Without(names...)); err != nil {
+	var cuts []credfile.Move
+	settings := 0
+	for _, m := range moves {
+		moved := moveSettings(stderr, f, m.entry.Profile, b.Config.Path())
+		settings += len(moved)
+		cuts = append(cuts, credfile.Move{Profile: m.entry.Profile, AccessKeyID: m.entry.AccessKeyID,
+			SecretAccessKey: m.entry.SecretAccessKey, Settings: moved})
+	}
+	removed, err := credfile.Remove(f.Path, cuts)
+	if err != nil {
 		return withHint(fmt.Errorf("the keys are in the keychain, but %s could not be rewritten: %w", f.Path, err),
 			"run `broker import` again: keys already stored are only removed from the file")
 	}
+	var done []move
 	for _, m := range moves {
+		if !slices.Contains(removed, m.entry.Profile) {
+			fmt.Fprintf(stderr, "warning: profile %q: %s changed while broker worked and no longer holds key %s: it stays as it is; the keychain holds that key\n",
+				m.entry.Profile, f.Path, broker.MaskKeyID(m.entry.AccessKeyID))
+			continue
+		}
+		done = append(done, m)
 		fmt.Fprintf(stderr, "Moved access key %s of profile %q into the %s keychain.\n",
 			broker.MaskKeyID(m.entry.AccessKeyID), m.entry.Profile, b.Vault.Backend())
 	}
-	fmt.Fprintf(stderr, "Removed %d key(s) from %s; everything else in it is unchanged.\n", len(moves), f.Path)
-	warnLeftovers(c, f.Path, moves)
-	return wireImported(c, b, moves)
+	if settings > 0 {
+		fmt.Fprintf(stderr, "Removed %d key(s) and %d setting(s), now in %s, from %s; everything else in it is unchanged.\n", len(done), settings, b.Config.Path(), f.Path)
+	} else {
+		fmt.Fprintf(stderr, "Removed %d key(s) from %s; everything else in it is unchanged.\n", len(done), f.Path)
+	}
+	warnLeftovers(c, f.Path, done)
+	return wireImported(c, b, done)
+}
+
+// moveSettings writes the non-key settings of a profile's credentials
+// section (region, output, …) into its profile in the config, where the
+// config does not set them yet, and returns those that may leave the file:
+// the ones the config now holds with the same value. A setting the config
+// sets otherwise stays in the file, and so does one the config cannot take
+// as it is; each is said on stderr, without its value.
+func moveSettings(stderr io.Writer, f *credfile.File, profile, config string) map[string]string {
+	keys := f.Settings(profile)
+	count := map[string]int{}
+	for _, k := range keys {
+		count[k.Name]++
+	}
+	var values []awsconfig.Value
+	var lines []int
+	for _, k := range keys {
+		stay := ""
+		switch {
+		case count[k.Name] > 1:
+			stay = "it is set more than once"
+		case k.Continued:
+			stay = "it has nested lines: copy it into " + config + " by hand"
+		case awsconfig.CheckValue(k.Name, k.Value) != nil:
+			stay = "it cannot be written into " + config + " as it is"
+		}
+		if stay != "" {
+			fmt.Fprintf(stderr, "%s:%d: profile %q: %s stays in the file: %s\n", f.Path, k.Line, profile, k.Name, stay)
+			continue
+		}
+		values = append(values, awsconfig.Value{Key: k.Name, Value: k.Value})
+		lines = append(lines, k.Line)
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	had, err := awsconfig.AddValues(config, profile, values)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: profile %q: its settings stay in %s: %s\n", profile, f.Path, oneLine(err.Error()))
+		return nil
+	}
+	moved := map[string]string{}
+	var names []string
+	for i, v := range values {
+		if h := had[i]; h.Had && h.Value != v.Value {
+			fmt.Fprintf(stderr, "%s:%d: profile %q: %s stays in the file: %s sets another %s for the profile, which broker uses and keeps\n",
+				f.Path, lines[i], profile, v.Key, config, v.Key)
+			continue
+		}
+		moved[v.Key] = v.Value
+		names = append(names, v.Key)
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(stderr, "Moved %s of profile %q into %s.\n", strings.Join(names, ", "), profile, config)
+	}
+	return moved
 }
 
 // planImport says, on stderr, what moves and what stays, and why.
@@ -142,6 +225,7 @@ func planImport(c *cli.Context, b *broker.Broker, f *credfile.File) ([]move, err
 			skip("skipped: %v", err)
 			continue
 		}
+		before := len(moves)
 		old, stored, err := b.StoredKey(e.Profile)
 		var unreadable *broker.KeyStoredError
 		switch {
@@ -164,8 +248,22 @@ func planImport(c *cli.Context, b *broker.Broker, f *credfile.File) ([]move, err
 		default:
 			skip("skipped: the keychain holds another key (%s) for this profile; --force replaces it", broker.MaskKeyID(old.AccessKeyID))
 		}
+		if ks := f.Settings(e.Profile); len(ks) > 0 && len(moves) > before {
+			skip("%s move to %s, unless it sets them already", settingNames(ks), b.Config.Path())
+		}
 	}
 	return moves, nil
+}
+
+// settingNames lists the keys, each once.
+func settingNames(ks []credfile.Key) string {
+	var names []string
+	for _, k := range ks {
+		if !slices.Contains(names, k.Name) {
+			names = append(names, k.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // importableName: a name `broker setup` can write as [profile NAME].
@@ -243,7 +341,8 @@ func wireImported(c *cli.Context, b *broker.Broker, moves []move) error {
 			continue
 		}
 		key := vault.Key{AccessKeyID: m.entry.AccessKeyID, SecretAccessKey: m.entry.SecretAccessKey}
-		serial, err := chooseMFADevice(ctx, c, b, name, key)
+		// The key has left the file: the hints must not say `broker add`.
+		serial, err := chooseMFADevice(ctx, c, b, name, key, true)
 		if err != nil {
 			return err
 		}

@@ -68,7 +68,9 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := head + tail; string(b) != want {
+	// output moved into the config, and the section left with no key
+	// lost its header; the comment stays.
+	if want := "# my AWS keys; do not share\n; alice, created by hand\n" + strings.TrimPrefix(tail, "output = json\n"); string(b) != want {
 		t.Errorf("credentials file after import:\n%s\nwant:\n%s", b, want)
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
@@ -76,7 +78,8 @@ func TestImport(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	for _, e := range entries {
-		if e.Name() != "credentials" && e.Name() != "config" {
+		// The edit locks hold nothing.
+		if e.Name() != "credentials" && e.Name() != "config" && !strings.HasSuffix(e.Name(), ".broker.lock") {
 			t.Errorf("~/.aws holds %s after the import", e.Name())
 		}
 	}
@@ -85,7 +88,7 @@ func TestImport(t *testing.T) {
 	}
 	cfg, _ := os.ReadFile(w.config)
 	if !strings.Contains(string(cfg), "credential_process = "+brokerBin+" export dev") ||
-		!strings.Contains(string(cfg), "mfa_serial = "+u.serial) {
+		!strings.Contains(string(cfg), "mfa_serial = "+u.serial) || !strings.Contains(string(cfg), "output = json") {
 		t.Errorf("the profile is not wired to broker:\n%s", cfg)
 	}
 
@@ -145,4 +148,52 @@ func TestImportConflicts(t *testing.T) {
 		t.Error("a file broker refused was changed")
 	}
 	assertFailure(t, w.cmd(nil, brokerBin, "import", "--from", filepath.Join(w.home, "missing")), "missing")
+}
+
+// TestImportMovesSettings is issue 8.8 (import): the settings of a
+// credentials section move into the profile in the config (broker exec then
+// has the region); a value the config sets otherwise is kept there, said,
+// and stays in the file; and no hint tells the user to run `broker add`
+// for a key that has just left the file.
+func TestImportMovesSettings(t *testing.T) {
+	w := newWorld(t)
+	alice, bob := w.newUser("alice"), w.newUser("bob")
+	carolID, carolSecret := w.aws.NewUserKey(t, "carol") // no MFA device
+	w.writeConfig("[profile dev]\nregion = us-east-1\nmfa_serial = " + alice.serial + "\n")
+	creds := credentialsFile(t, w, "[dev]\naws_access_key_id = "+alice.keyID+"\naws_secret_access_key = "+alice.secret+
+		"\nregion = eu-west-1\noutput = json\n\n"+
+		"[ops]\naws_access_key_id = "+bob.keyID+"\naws_secret_access_key = "+bob.secret+
+		"\nregion = eu-west-2\nmfa_serial = "+bob.serial+"\nmfa_process = echo 123456\n\n"+
+		"[lonely]\naws_access_key_id = "+carolID+"\naws_secret_access_key = "+carolSecret+"\n")
+	r := w.cmd(nil, brokerBin, "import", "--yes")
+	if r.code != 0 {
+		t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "broker add") {
+		t.Errorf("import tells the user to run broker add for a key it removed from the file:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "aws configure set mfa_serial ARN --profile lonely") {
+		t.Errorf("no way to name lonely's MFA device later:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, `profile "dev": region stays in the file`) || strings.Contains(r.stderr, "eu-west-1") {
+		t.Errorf("the conflicting region is not reported (without its value):\n%s", r.stderr)
+	}
+	// Blank lines stay, as every line broker does not remove.
+	if got, want := readText(t, creds), "[dev]\nregion = eu-west-1\n\n\n"; got != want {
+		t.Errorf("credentials file after import:\n%s\nwant:\n%s", got, want)
+	}
+	cfg := readText(t, w.config)
+	for _, want := range []string{
+		"[profile dev]\nregion = us-east-1\nmfa_serial = " + alice.serial + "\noutput = json\ncredential_process = ",
+		"[profile ops]\nregion = eu-west-2\nmfa_serial = " + bob.serial + "\nmfa_process = echo 123456\ncredential_process = ",
+	} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config after import:\n%s\nwant it to hold:\n%s", cfg, want)
+		}
+	}
+	// The moved region is what broker exec hands the command.
+	out := w.mustBroker("exec", "ops", "--", "sh", "-c", "echo $AWS_REGION")
+	if strings.TrimSpace(out) != "eu-west-2" {
+		t.Errorf("broker exec ops: AWS_REGION %q, want eu-west-2", out)
+	}
 }
