@@ -61,10 +61,14 @@ func listCommand() *cli.Command {
 				if len(sessions) == 0 {
 					sessions = []string{"-"}
 				}
-				note := r.Problem
-				if !r.InConfig {
-					note = "not in config"
+				notes := r.Notes
+				if r.Problem != "" {
+					notes = append([]string{r.Problem}, notes...)
 				}
+				if !r.InConfig {
+					notes = append([]string{"not in config"}, notes...)
+				}
+				note := strings.Join(notes, "; ")
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, key, mfaCol, strings.Join(sessions, ", "), oneLine(note))
 			}
 			return w.Flush()
