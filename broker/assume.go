@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -82,6 +83,15 @@ func endpointHashParts(p Plan) []string {
 		return nil
 	}
 	return []string{"endpoint", p.STSEndpoint}
+}
+
+// atEndpoint names the endpoint the plan configures in an UnreachableError.
+func atEndpoint(err error, p Plan) error {
+	var down *UnreachableError
+	if p.STSEndpoint != "" && errors.As(err, &down) && down.Service == "sts" {
+		down.Endpoint = p.STSEndpoint
+	}
+	return err
 }
 
 // cappedNote says, in a debug line, that the role's duration was capped.

@@ -73,7 +73,7 @@ func (b *Broker) resolve(ctx context.Context, p Plan, key vault.Key, level int) 
 	}
 	s, err := b.mint(ctx, p, key, level)
 	if err != nil {
-		return vault.Session{}, err
+		return vault.Session{}, atEndpoint(err, p)
 	}
 	if err := b.checkGranted(p, level, s); err != nil {
 		return vault.Session{}, err
