@@ -77,14 +77,6 @@ func roleHashParts(r Role) []string {
 	return parts
 }
 
-// endpointHashParts: a session from another endpoint is another session.
-func endpointHashParts(p Plan) []string {
-	if p.STSEndpoint == "" {
-		return nil
-	}
-	return []string{"endpoint", p.STSEndpoint}
-}
-
 // atEndpoint names the endpoint the plan configures in an UnreachableError.
 func atEndpoint(err error, p Plan) error {
 	var down *UnreachableError

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -74,6 +75,13 @@ func (b *Broker) getenv(name string) string {
 // the nearest profile of the chain that sets them, then from [default];
 // the region only from the environment, the profile itself, then [default],
 // as aws-vault and the AWS CLI do.
+//
+// aws-vault's variables override the config as they do there:
+// AWS_MFA_SERIAL, AWS_ASSUME_ROLE_TTL (every role of the chain),
+// AWS_SESSION_TOKEN_TTL (a profile's own MFA session),
+// AWS_CHAINED_SESSION_TOKEN_TTL (the MFA session roles are assumed from), and
+// for the role of the profile asked for AWS_SESSION_TAGS,
+// AWS_TRANSITIVE_TAGS and AWS_SOURCE_IDENTITY.
 func (b *Broker) Plan(name string) (Plan, error) {
 	p, err := b.Config.Profile(name)
 	if errors.Is(err, awsconfig.ErrProfileNotFound) && b.hasKey(name) {
@@ -133,6 +141,13 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		plan.MFAPrompt = first(plan.MFAPrompt, c.Values["broker_mfa_prompt"])
 	}
 
+	if v := b.getenv("AWS_MFA_SERIAL"); v != "" {
+		plan.MFASerial = v
+	}
+	roleTTL, err := b.envDuration("AWS_ASSUME_ROLE_TTL")
+	if err != nil {
+		return Plan{}, err
+	}
 	for i := len(chain) - 1; i >= 0; i-- {
 		c := chain[i]
 		if c.RoleARN == "" {
@@ -142,7 +157,7 @@ func (b *Broker) Plan(name string) (Plan, error) {
 			Profile: c.Name, ARN: c.RoleARN,
 			ExternalID:         first(c.ExternalID, def.ExternalID),
 			SessionName:        first(c.RoleSessionName, def.RoleSessionName),
-			Duration:           c.RoleDuration,
+			Duration:           cmp.Or(roleTTL, c.RoleDuration),
 			SourceIdentity:     first(c.SourceIdentity, def.SourceIdentity),
 			SourceIdentityUser: c.SourceIdentityUser || c.SourceIdentity == "" && def.SourceIdentityUser,
 			Tags:               c.SessionTags,
@@ -171,6 +186,17 @@ func (b *Broker) Plan(name string) (Plan, error) {
 			r.Capped, r.Duration = r.Duration, roleChainLimit
 		}
 		plan.Roles = append(plan.Roles, r)
+	}
+	// aws-vault's session lengths: one for a profile's own MFA session, one
+	// for an MFA session that roles are assumed from.
+	ttlVar := "AWS_SESSION_TOKEN_TTL"
+	if len(plan.Roles) > 0 {
+		ttlVar = "AWS_CHAINED_SESSION_TOKEN_TTL"
+	}
+	if ttl, err := b.envDuration(ttlVar); err != nil {
+		return Plan{}, err
+	} else if ttl != 0 {
+		plan.SessionDuration = ttl
 	}
 	plan.STSEndpoint, err = b.endpoint(p, "STS")
 	if err != nil {
@@ -202,6 +228,20 @@ func (b *Broker) roleFromEnv(r *Role) error {
 		r.SourceIdentity, r.SourceIdentityUser = v, false
 	}
 	return nil
+}
+
+// envDuration reads one of aws-vault's duration variables ("12h", "3600s");
+// 0 when unset.
+func (b *Broker) envDuration(name string) (time.Duration, error) {
+	v := b.getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration such as 12h or 3600s", name, v)
+	}
+	return d, nil
 }
 
 // endpoint is the service's endpoint for profile p, in the AWS SDKs'

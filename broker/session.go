@@ -26,9 +26,9 @@ const maxMFAAttempts = 3
 func cacheID(p Plan, key vault.Key, level int) string {
 	var parent string
 	if level == 0 {
-		parent = hashOf(append([]string{"mfa", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA), p.SessionDuration.String()}, endpointHashParts(p)...)...)
+		parent = hashOf("mfa", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA), p.SessionDuration.String())
 	} else if direct(p, level) {
-		parent = hashOf(append([]string{"direct", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA)}, endpointHashParts(p)...)...)
+		parent = hashOf("direct", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA))
 	} else {
 		parent = cacheID(p, key, level-1)
 	}

@@ -235,6 +235,27 @@ func TestAWSVaultConfigs(t *testing.T) {
 		}
 	})
 
+	t.Run("aws-vault's variables are read or named", func(t *testing.T) {
+		config := "[profile source]\nmfa_serial = arn:aws:iam::123456789012:mfa/wrong\nmfa_process = " + w.mfaProcess("123456") + "\n" +
+			"[profile target]\nsource_profile = source\nrole_arn = " + target + "\nduration_seconds = 900\n"
+		env := []string{"AWS_MFA_SERIAL=" + u.serial, "AWS_ASSUME_ROLE_TTL=45m", "AWS_CHAINED_SESSION_TOKEN_TTL=10h"}
+		r, reqs := step(t, config, env, "export", "target")
+		ok(t, r)
+		gst, roles := only(reqs, "GetSessionToken"), only(reqs, "AssumeRole")
+		if len(gst) != 1 || gst[0].Params["SerialNumber"] != u.serial || gst[0].Params["DurationSeconds"] != "36000" {
+			t.Errorf("GetSessionToken calls %+v, want AWS_MFA_SERIAL's device for 10 h", gst)
+		}
+		if len(roles) != 1 || roles[0].Params["DurationSeconds"] != "2700" {
+			t.Errorf("AssumeRole calls %+v, want AWS_ASSUME_ROLE_TTL's 45 min", roles)
+		}
+		l := w.cmd([]string{"AWS_VAULT_BACKEND=file", "AWS_ROLE_ARN=" + admin}, brokerBin, "list", "--json")
+		if l.code != 0 || len(decodeList(l.stdout)) == 0 ||
+			!strings.Contains(l.stderr, "AWS_VAULT_BACKEND is aws-vault's and broker ignores it; use BROKER_BACKEND") ||
+			!strings.Contains(l.stderr, "AWS_ROLE_ARN is aws-vault's and broker ignores it") {
+			t.Errorf("broker list with aws-vault's variables set: exit %d, stderr %q", l.code, l.stderr)
+		}
+	})
+
 	t.Run("exec refuses inside an aws-vault shell", func(t *testing.T) {
 		for _, args := range [][]string{{"exec", "source", "--", "env"}, {"exec", "--server", "source", "--", "env"}} {
 			r, reqs := step(t, "[profile source]\n"+mfa, []string{"AWS_VAULT=outer"}, args...)

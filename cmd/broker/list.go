@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -28,6 +29,9 @@ func listCommand() *cli.Command {
 			rows, err := b.Status()
 			if err != nil {
 				return err
+			}
+			for _, note := range ignoredAWSVaultVars(os.Environ()) {
+				fmt.Fprintln(c.App.ErrWriter, "broker: note: "+note)
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
