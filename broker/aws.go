@@ -95,15 +95,29 @@ func (b *Broker) sts(c Creds, p Plan) stsAPI {
 	if region == "" {
 		region = "us-east-1"
 	}
-	if b.Clients.STSAt != nil {
+	// STS serves the environment's endpoint (and what tests put there).
+	if b.Clients.STSAt != nil && p.STSEndpoint != aws.ToString(Endpoint("STS")) {
 		return b.Clients.STSAt(c, region, p.STSEndpoint)
 	}
 	return b.Clients.STS(c, region)
 }
 
+// endpoints is a plan for calls about profile's key outside of minting a
+// session (in us-east-1): its configured endpoints, or, when it has no
+// plan, those of the environment alone.
+func (b *Broker) endpoints(profile string) Plan {
+	p := Plan{Region: "us-east-1"}
+	if plan, err := b.Plan(profile); err == nil {
+		p.STSEndpoint, p.IAMEndpoint = plan.STSEndpoint, plan.IAMEndpoint
+	} else {
+		p.STSEndpoint, p.IAMEndpoint = aws.ToString(Endpoint("STS")), aws.ToString(Endpoint("IAM"))
+	}
+	return p
+}
+
 // iam is an IAM client for the plan's endpoint.
 func (b *Broker) iam(c Creds, p Plan) iamAPI {
-	if b.Clients.IAMAt != nil {
+	if b.Clients.IAMAt != nil && p.IAMEndpoint != aws.ToString(Endpoint("IAM")) {
 		return b.Clients.IAMAt(c, p.IAMEndpoint)
 	}
 	return b.Clients.IAM(c)

@@ -142,7 +142,7 @@ type Identity struct {
 func (b *Broker) Identity(ctx context.Context, profile string, k vault.Key) (Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	out, err := b.Clients.STS(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, "us-east-1").
+	out, err := b.sts(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, b.endpoints(profile)).
 		GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return Identity{}, classify(err, "sts", profile, k.AccessKeyID)
@@ -168,7 +168,7 @@ func (b *Broker) MFADevices(ctx context.Context, profile string, k vault.Key) ([
 	if who.UserName != "" {
 		in.UserName = aws.String(who.UserName)
 	}
-	out, err := b.Clients.IAM(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}).
+	out, err := b.iam(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, b.endpoints(profile)).
 		ListMFADevices(ctx, in)
 	if err != nil {
 		return nil, classify(err, "iam", profile, k.AccessKeyID)

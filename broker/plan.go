@@ -92,8 +92,10 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		return Plan{}, err
 	}
 	var def awsconfig.Profile
-	if name != "default" && b.Config.Has("default") {
-		if def, err = b.Config.Profile("default"); err != nil {
+	if name != "default" {
+		if def, err = b.Config.Profile("default"); errors.Is(err, awsconfig.ErrProfileNotFound) && !b.Config.Has("default") {
+			def = awsconfig.Profile{}
+		} else if err != nil {
 			return Plan{}, err
 		}
 	}
@@ -121,7 +123,7 @@ func (b *Broker) Plan(name string) (Plan, error) {
 	}
 
 	plan := Plan{Profile: name, Root: root.Name}
-	plan.Region = first(b.Region, p.Region, def.Region)
+	plan.Region = firstSet(b.Region, p.Region, def.Region)
 	plan.SessionDuration = p.SessionDuration
 	for _, d := range []time.Duration{root.SessionDuration, def.SessionDuration, DefaultSessionDuration} {
 		if plan.SessionDuration == 0 {
@@ -137,8 +139,8 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		} else if plan.MFAProcess == "" {
 			plan.MFAProcess = c.MFAProcess
 		}
-		plan.YubiKeyOATH = first(plan.YubiKeyOATH, c.Values["broker_yubikey_oath"])
-		plan.MFAPrompt = first(plan.MFAPrompt, c.Values["broker_mfa_prompt"])
+		plan.YubiKeyOATH = firstSet(plan.YubiKeyOATH, c.Values["broker_yubikey_oath"])
+		plan.MFAPrompt = firstSet(plan.MFAPrompt, c.Values["broker_mfa_prompt"])
 	}
 
 	if v := b.getenv("AWS_MFA_SERIAL"); v != "" {
@@ -155,10 +157,10 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		}
 		r := Role{
 			Profile: c.Name, ARN: c.RoleARN,
-			ExternalID:         first(c.ExternalID, def.ExternalID),
-			SessionName:        first(c.RoleSessionName, def.RoleSessionName),
+			ExternalID:         firstSet(c.ExternalID, def.ExternalID),
+			SessionName:        firstSet(c.RoleSessionName, def.RoleSessionName),
 			Duration:           cmp.Or(roleTTL, c.RoleDuration),
-			SourceIdentity:     first(c.SourceIdentity, def.SourceIdentity),
+			SourceIdentity:     firstSet(c.SourceIdentity, def.SourceIdentity),
 			SourceIdentityUser: c.SourceIdentityUser || c.SourceIdentity == "" && def.SourceIdentityUser,
 			Tags:               c.SessionTags,
 			TransitiveTagKeys:  c.TransitiveTagKeys,
@@ -253,7 +255,7 @@ func (b *Broker) endpoint(p awsconfig.Profile, service string) (string, error) {
 	if strings.EqualFold(b.getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") || p.IgnoreEndpointURLs {
 		return "", nil
 	}
-	if v := first(b.getenv("AWS_ENDPOINT_URL_"+service), b.getenv("AWS_ENDPOINT_URL")); v != "" {
+	if v := firstSet(b.getenv("AWS_ENDPOINT_URL_"+service), b.getenv("AWS_ENDPOINT_URL")); v != "" {
 		return v, nil
 	}
 	if p.Services != "" {
@@ -265,7 +267,8 @@ func (b *Broker) endpoint(p awsconfig.Profile, service string) (string, error) {
 	return p.EndpointURL, nil
 }
 
-func first(values ...string) string {
+// firstSet is the first value that is not "".
+func firstSet(values ...string) string {
 	for _, v := range values {
 		if v != "" {
 			return v
