@@ -243,6 +243,9 @@ func (b *Broker) envDuration(name string) (time.Duration, error) {
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("%s: %q is not a positive duration such as 12h or 3600s", name, v)
 	}
+	if d < MinDuration {
+		return 0, fmt.Errorf("%s: %s is shorter than the %s broker needs (see broker_session_duration)", name, d, MinDuration)
+	}
 	return d, nil
 }
 

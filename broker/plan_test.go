@@ -162,7 +162,9 @@ func TestPlanAWSVaultVariables(t *testing.T) {
 	if _, err := planBroker(t, config, map[string]string{"AWS_ASSUME_ROLE_TTL": "3600"}).Plan("a"); err == nil {
 		t.Error("AWS_ASSUME_ROLE_TTL without a unit was accepted")
 	}
-	if _, err := planBroker(t, config, map[string]string{"AWS_SESSION_TOKEN_TTL": "-1h"}).Plan("base"); err == nil {
-		t.Error("a negative AWS_SESSION_TOKEN_TTL was accepted")
+	for _, ttl := range []string{"-1h", "20m"} {
+		if _, err := planBroker(t, config, map[string]string{"AWS_SESSION_TOKEN_TTL": ttl}).Plan("base"); err == nil {
+			t.Errorf("AWS_SESSION_TOKEN_TTL=%s was accepted", ttl)
+		}
 	}
 }
