@@ -46,6 +46,10 @@ type Creds struct {
 type Clients struct {
 	STS func(c Creds, region string) stsAPI
 	IAM func(c Creds) iamAPI
+	// STSAt and IAMAt make clients for an endpoint a profile configures
+	// ("": the SDK's own); when nil, STS and IAM serve instead.
+	STSAt func(c Creds, region, endpoint string) stsAPI
+	IAMAt func(c Creds, endpoint string) iamAPI
 }
 
 // requestTimeout bounds one AWS call including its retries.
@@ -54,24 +58,69 @@ const requestTimeout = 30 * time.Second
 // DefaultClients returns clients for the real (or AWS_ENDPOINT_URL-configured) endpoints.
 func DefaultClients() Clients {
 	httpClient := &http.Client{Timeout: 10 * time.Second}
-	return Clients{
-		STS: func(c Creds, region string) stsAPI {
-			return sts.New(sts.Options{
-				Region:       region,
-				Credentials:  staticProvider(c),
-				BaseEndpoint: Endpoint("STS"),
-				HTTPClient:   httpClient,
-			})
-		},
-		IAM: func(c Creds) iamAPI {
-			return iam.New(iam.Options{
-				Region:       "us-east-1",
-				Credentials:  staticProvider(c),
-				BaseEndpoint: Endpoint("IAM"),
-				HTTPClient:   httpClient,
-			})
-		},
+	stsAt := func(c Creds, region, endpoint string) stsAPI {
+		return sts.New(sts.Options{
+			Region:       region,
+			Credentials:  staticProvider(c),
+			BaseEndpoint: nonEmpty(endpoint),
+			HTTPClient:   httpClient,
+		})
 	}
+	iamAt := func(c Creds, endpoint string) iamAPI {
+		return iam.New(iam.Options{
+			Region:       "us-east-1",
+			Credentials:  staticProvider(c),
+			BaseEndpoint: nonEmpty(endpoint),
+			HTTPClient:   httpClient,
+		})
+	}
+	return Clients{
+		STS:   func(c Creds, region string) stsAPI { return stsAt(c, region, aws.ToString(Endpoint("STS"))) },
+		IAM:   func(c Creds) iamAPI { return iamAt(c, aws.ToString(Endpoint("IAM"))) },
+		STSAt: stsAt,
+		IAMAt: iamAt,
+	}
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// sts is an STS client for the plan's region and endpoint.
+func (b *Broker) sts(c Creds, p Plan) stsAPI {
+	region := p.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	// STS serves the environment's endpoint (and what tests put there).
+	if b.Clients.STSAt != nil && p.STSEndpoint != aws.ToString(Endpoint("STS")) {
+		return b.Clients.STSAt(c, region, p.STSEndpoint)
+	}
+	return b.Clients.STS(c, region)
+}
+
+// endpoints is a plan for calls about profile's key outside of minting a
+// session (in us-east-1): its configured endpoints, or, when it has no
+// plan, those of the environment alone.
+func (b *Broker) endpoints(profile string) Plan {
+	p := Plan{Region: "us-east-1"}
+	if plan, err := b.Plan(profile); err == nil {
+		p.STSEndpoint, p.IAMEndpoint = plan.STSEndpoint, plan.IAMEndpoint
+	} else {
+		p.STSEndpoint, p.IAMEndpoint = aws.ToString(Endpoint("STS")), aws.ToString(Endpoint("IAM"))
+	}
+	return p
+}
+
+// iam is an IAM client for the plan's endpoint.
+func (b *Broker) iam(c Creds, p Plan) iamAPI {
+	if b.Clients.IAMAt != nil && p.IAMEndpoint != aws.ToString(Endpoint("IAM")) {
+		return b.Clients.IAMAt(c, p.IAMEndpoint)
+	}
+	return b.Clients.IAM(c)
 }
 
 func staticProvider(c Creds) aws.CredentialsProvider {

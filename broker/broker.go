@@ -6,7 +6,6 @@ package broker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/broker-dev/broker/broker/awsconfig"
@@ -41,7 +40,11 @@ type Broker struct {
 	LockDir string               // lock files' folder; RuntimeDir when ""
 	Now     func() time.Time     // clock; time.Now when nil
 	Debugf  func(string, ...any) // debug log; silent when nil
-	Region  string               // fallback region (AWS_REGION) when the profile has none
+	// Region is the caller's AWS_REGION (else AWS_DEFAULT_REGION). As in
+	// aws-vault and the AWS SDKs it wins over the profile's region, for the
+	// STS calls and for what `exec` hands on alike.
+	Region string
+	Getenv func(string) string // the environment; os.Getenv when nil
 }
 
 // Credentials are what a program gets: always temporary.
@@ -97,108 +100,4 @@ func (b *Broker) Credentials(ctx context.Context, name string) (Credentials, err
 		Expiration:      s.Expiration,
 		Region:          p.Region,
 	}, nil
-}
-
-// Plan is how a profile's credentials are made.
-type Plan struct {
-	Profile         string
-	Root            string // the profile whose long-term key signs the first call
-	Region          string
-	MFASerial       string
-	MFAProcess      string
-	YubiKeyOATH     string // broker_yubikey_oath: the OATH account ykman reads the code from
-	MFAPrompt       string // broker_mfa_prompt: the source of codes by name (terminal, ykman, zenity, ...)
-	NoMFA           bool
-	SessionDuration time.Duration
-	Roles           []Role // assumed in order, starting from the root's MFA session
-}
-
-// Role is one AssumeRole step.
-type Role struct {
-	Profile     string
-	ARN         string
-	ExternalID  string
-	SessionName string
-	Duration    time.Duration
-}
-
-// Plan reads the profile and its source_profile chain from the config.
-func (b *Broker) Plan(name string) (Plan, error) {
-	p, err := b.Config.Profile(name)
-	if errors.Is(err, awsconfig.ErrProfileNotFound) && b.hasKey(name) {
-		// `broker add` works for a profile the config does not name yet.
-		p, err = awsconfig.Profile{Name: name}, nil
-	}
-	if err != nil {
-		return Plan{}, err
-	}
-	plan := Plan{Profile: name, Region: p.Region, MFASerial: p.MFASerial, MFAProcess: p.MFAProcess, NoMFA: p.NoMFA,
-		YubiKeyOATH: p.Values["broker_yubikey_oath"], MFAPrompt: p.Values["broker_mfa_prompt"]}
-	chain := []awsconfig.Profile{p}
-	seen := map[string]bool{name: true}
-	for cur := p; cur.SourceProfile != "" && cur.SourceProfile != cur.Name; {
-		if seen[cur.SourceProfile] {
-			names := []string{}
-			for _, c := range chain {
-				names = append(names, c.Name)
-			}
-			return Plan{}, &awsconfig.LoopError{Chain: append(names, cur.SourceProfile), Key: "source_profile"}
-		}
-		seen[cur.SourceProfile] = true
-		next, err := b.Config.Profile(cur.SourceProfile)
-		if err != nil {
-			return Plan{}, fmt.Errorf("source_profile of %q: %w", cur.Name, err)
-		}
-		chain = append(chain, next)
-		cur = next
-	}
-	root := chain[len(chain)-1]
-	plan.Root = root.Name
-	plan.SessionDuration = root.SessionDuration
-	if p.SessionDuration != 0 {
-		plan.SessionDuration = p.SessionDuration
-	}
-	if plan.SessionDuration == 0 {
-		plan.SessionDuration = DefaultSessionDuration
-	}
-	// The nearest profile that says something about MFA or region decides.
-	for _, c := range chain[1:] {
-		if plan.MFASerial == "" && !plan.NoMFA {
-			plan.MFASerial, plan.MFAProcess, plan.NoMFA = c.MFASerial, c.MFAProcess, c.NoMFA
-		} else if plan.MFAProcess == "" {
-			plan.MFAProcess = c.MFAProcess
-		}
-		if plan.YubiKeyOATH == "" {
-			plan.YubiKeyOATH = c.Values["broker_yubikey_oath"]
-		}
-		if plan.MFAPrompt == "" {
-			plan.MFAPrompt = c.Values["broker_mfa_prompt"]
-		}
-		if plan.Region == "" {
-			plan.Region = c.Region
-		}
-	}
-	if plan.Region == "" {
-		plan.Region = b.Region
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		c := chain[i]
-		if c.RoleARN == "" {
-			continue
-		}
-		d := c.RoleDuration
-		if d == 0 {
-			d = DefaultRoleDuration
-		}
-		plan.Roles = append(plan.Roles, Role{
-			Profile: c.Name, ARN: c.RoleARN, ExternalID: c.ExternalID,
-			SessionName: c.RoleSessionName, Duration: d,
-		})
-	}
-	return plan, nil
-}
-
-func (b *Broker) hasKey(name string) bool {
-	_, err := b.Vault.Key(name)
-	return err == nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/broker-dev/broker/broker/awsconfig"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -198,7 +199,7 @@ type Identity struct {
 func (b *Broker) Identity(ctx context.Context, profile string, k vault.Key) (Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	out, err := b.Clients.STS(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, "us-east-1").
+	out, err := b.sts(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, b.endpoints(profile)).
 		GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return Identity{}, classify(err, "sts", profile, k.AccessKeyID)
@@ -224,7 +225,7 @@ func (b *Broker) MFADevices(ctx context.Context, profile string, k vault.Key) ([
 	if who.UserName != "" {
 		in.UserName = aws.String(who.UserName)
 	}
-	out, err := b.Clients.IAM(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}).
+	out, err := b.iam(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, b.endpoints(profile)).
 		ListMFADevices(ctx, in)
 	if err != nil {
 		return nil, classify(err, "iam", profile, k.AccessKeyID)
@@ -247,7 +248,21 @@ type ProfileStatus struct {
 	RoleARN   string          `json:"role_arn,omitempty"`
 	Source    string          `json:"source_profile,omitempty"`
 	Problem   string          `json:"problem,omitempty"`
+	Notes     []string        `json:"notes,omitempty"` // what broker makes of the config differently than asked
 	Sessions  []SessionStatus `json:"sessions"`
+}
+
+// configNotes reports the keys of p that broker does not act on and that
+// are not the AWS CLI's or SDKs' own settings: never ignored silently.
+func configNotes(p awsconfig.Profile) []string {
+	var notes []string
+	if keys := awsconfig.KeysOf(p.Values, awsconfig.KeyUnknown); len(keys) > 0 {
+		notes = append(notes, "unknown config keys, ignored: "+strings.Join(keys, ", "))
+	}
+	if keys := awsconfig.KeysOf(p.Values, awsconfig.KeyUnsupported); len(keys) > 0 {
+		notes = append(notes, "not supported by broker, ignored: "+strings.Join(keys, ", "))
+	}
+	return notes
 }
 
 // SessionStatus is a cached session as `broker list` shows it.
@@ -287,12 +302,22 @@ func (b *Broker) Status() ([]ProfileStatus, error) {
 			continue
 		}
 		r.MFASerial, r.NoMFA, r.RoleARN, r.Source = p.MFASerial, p.NoMFA, p.RoleARN, p.SourceProfile
-		if plan, err := b.Plan(name); err != nil {
+		r.Notes = configNotes(p)
+		plan, err := b.Plan(name)
+		if err != nil {
 			r.Problem = err.Error()
-		} else if plan.MFASerial == "" && !plan.NoMFA {
+			continue
+		}
+		if plan.MFASerial == "" && !plan.NoMFA {
 			r.Problem = (&NoMFAError{Profile: name}).Error()
 		} else if err := checkDurations(plan); err != nil {
 			r.Problem = err.Error()
+		}
+		for _, role := range plan.Roles {
+			if role.Capped != 0 {
+				r.Notes = append(r.Notes, fmt.Sprintf("duration_seconds %s of profile %q is capped to %s: STS grants a chained role 1h at most",
+					role.Capped, role.Profile, role.Duration))
+			}
 		}
 	}
 	for _, name := range keyed {

@@ -74,7 +74,7 @@ func (b *Broker) Lifecycle(ctx context.Context, name string) (*Lifecycle, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Lifecycle{b: b, Profile: p.Root, Key: key, User: who, iam: b.Clients.IAM(creds)}, nil
+	return &Lifecycle{b: b, Profile: p.Root, Key: key, User: who, iam: b.iam(creds, p)}, nil
 }
 
 // AccessKey is one of the user's access keys; nothing secret.

@@ -188,7 +188,7 @@ func (b *Broker) federationToken(ctx context.Context, p Plan, region string, d t
 	}
 	b.debugf("GetFederationToken for profile %q with key %s for %s", p.Profile, MaskKeyID(key.AccessKeyID), d)
 	keyCreds := Creds{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
-	out, err := b.Clients.STS(keyCreds, region).GetFederationToken(ctx, &sts.GetFederationTokenInput{
+	out, err := b.sts(keyCreds, p).GetFederationToken(ctx, &sts.GetFederationTokenInput{
 		Name:            aws.String(FederatedName(p.Profile)),
 		Policy:          aws.String(allowAllPolicy),
 		DurationSeconds: seconds(d),

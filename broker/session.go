@@ -36,7 +36,7 @@ func cacheID(p Plan, key vault.Key, level int) string {
 		return parent
 	}
 	r := p.Roles[level-1]
-	return hashOf("role", parent, r.ARN, r.ExternalID, r.SessionName, r.Duration.String())
+	return hashOf(append([]string{"role", parent, r.ARN, r.ExternalID, r.SessionName, r.Duration.String()}, roleHashParts(r)...)...)
 }
 
 func hashOf(parts ...string) string {
@@ -73,7 +73,7 @@ func (b *Broker) resolve(ctx context.Context, p Plan, key vault.Key, level int) 
 	}
 	s, err := b.mint(ctx, p, key, level)
 	if err != nil {
-		return vault.Session{}, err
+		return vault.Session{}, atEndpoint(err, p)
 	}
 	if err := b.checkGranted(p, level, s); err != nil {
 		return vault.Session{}, err
@@ -128,10 +128,6 @@ func (b *Broker) purgeExpired() {
 // mint calls STS for the session at level.
 func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (vault.Session, error) {
 	keyCreds := Creds{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
-	region := p.Region
-	if region == "" {
-		region = "us-east-1"
-	}
 	if level == 0 {
 		b.debugf("GetSessionToken for profile %q with key %s", p.Root, MaskKeyID(key.AccessKeyID))
 		in := &sts.GetSessionTokenInput{DurationSeconds: seconds(p.SessionDuration)}
@@ -142,7 +138,7 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 			}
 			cctx, cancel := context.WithTimeout(ctx, requestTimeout)
 			defer cancel()
-			out, err = b.Clients.STS(keyCreds, region).GetSessionToken(cctx, in)
+			out, err = b.sts(keyCreds, p).GetSessionToken(cctx, in)
 			return classify(err, "sts", p.Root, key.AccessKeyID)
 		})
 		if err != nil {
@@ -152,13 +148,9 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 	}
 
 	r := p.Roles[level-1]
-	in := &sts.AssumeRoleInput{
-		RoleArn:         aws.String(r.ARN),
-		RoleSessionName: aws.String(sessionName(r, b.now())),
-		DurationSeconds: seconds(r.Duration),
-	}
-	if r.ExternalID != "" {
-		in.ExternalId = aws.String(r.ExternalID)
+	in, err := b.assumeRoleInput(ctx, p, key, r)
+	if err != nil {
+		return vault.Session{}, err
 	}
 	var out *sts.AssumeRoleOutput
 	if direct(p, level) {
@@ -169,7 +161,7 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 			}
 			cctx, cancel := context.WithTimeout(ctx, requestTimeout)
 			defer cancel()
-			out, err = b.Clients.STS(keyCreds, region).AssumeRole(cctx, in)
+			out, err = b.sts(keyCreds, p).AssumeRole(cctx, in)
 			return classify(err, "sts", p.Root, key.AccessKeyID)
 		})
 		if err != nil {
@@ -181,11 +173,11 @@ func (b *Broker) mint(ctx context.Context, p Plan, key vault.Key, level int) (va
 	if err != nil {
 		return vault.Session{}, err
 	}
-	b.debugf("AssumeRole %s for profile %q", r.ARN, r.Profile)
+	b.debugf("AssumeRole %s for profile %q%s", r.ARN, r.Profile, cappedNote(r))
 	creds := Creds{AccessKeyID: parent.AccessKeyID, SecretAccessKey: parent.SecretAccessKey, SessionToken: parent.SessionToken}
 	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	out, err = b.Clients.STS(creds, region).AssumeRole(cctx, in)
+	out, err = b.sts(creds, p).AssumeRole(cctx, in)
 	if err != nil {
 		return vault.Session{}, fmt.Errorf("assuming role %s: %w", r.ARN, classify(err, "sts", p.Root, key.AccessKeyID))
 	}

@@ -24,6 +24,7 @@ var fuzzSeeds = []string{
 	"[profile dev]\ncredential_process = '/My Tools/broker' export dev\n[profile dev]\nrole_arn = x",
 	"[profile x]\nduration_seconds = nope\n[sso-session s]\n",
 	"[profile\tdev ] ;c\n\t\n  ; c\nk=v",
+	"[profile a]\nservices = a\nsession_tags = t=1,u=2\n[services a]\nsts =\n  endpoint_url = http://x\n",
 	"0\n\x94", // an error on line 1 comes before binary data on line 2
 }
 
@@ -62,6 +63,12 @@ func FuzzParse(f *testing.F) {
 		for _, name := range names {
 			if !file.Has(name) || !loaded.Has(name) {
 				t.Fatalf("Has(%q) = false", name)
+			}
+			// A profile's name doubles as a services section's name here.
+			ep, err := file.ServiceEndpoint(name, "sts")
+			lep, lerr := loaded.ServiceEndpoint(name, "sts")
+			if ep != lep || errString(err) != errString(lerr) {
+				t.Fatalf("ServiceEndpoint(%q): Parse %q %v, Load %q %v", name, ep, err, lep, lerr)
 			}
 			p, err := file.Profile(name)
 			lp, lerr := loaded.Profile(name)

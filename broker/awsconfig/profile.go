@@ -22,7 +22,16 @@ type Profile struct {
 	SessionDuration   time.Duration // broker_session_duration: the MFA session; "8h" or whole seconds
 	NoMFA             bool          // broker_no_mfa = true: the account cannot have MFA
 	CredentialProcess string
-	Values            map[string]string // every key of the merged profile, lowercased, with its value as written
+	// SourceIdentity is source_identity; SourceIdentityUser is
+	// broker_source_identity = user: send the IAM user's name instead.
+	SourceIdentity     string
+	SourceIdentityUser bool
+	SessionTags        []Tag             // session_tags
+	TransitiveTagKeys  []string          // transitive_session_tags
+	EndpointURL        string            // endpoint_url: every service's endpoint
+	Services           string            // services: the [services NAME] section with per-service endpoints
+	IgnoreEndpointURLs bool              // ignore_configured_endpoint_urls = true
+	Values             map[string]string // every key of the merged profile, lowercased, with its value as written
 }
 
 // Profile returns the named profile with include_profile applied, as
@@ -106,6 +115,30 @@ func (f *File) Profile(name string) (Profile, error) {
 	}
 	if kl, ok := lookup("broker_no_mfa"); ok {
 		if p.NoMFA, err = strconv.ParseBool(kl.value); err != nil {
+			return Profile{}, r.keyError(kl, fmt.Errorf("%q is not true or false", kl.value))
+		}
+	}
+	// source_identity has no broker_ form: broker_source_identity means
+	// something else.
+	if kl, ok := lookup("source_identity"); ok {
+		p.SourceIdentity = kl.value
+	}
+	if kl, ok := lookup("broker_source_identity"); ok {
+		if kl.value != "user" {
+			return Profile{}, r.keyError(kl, fmt.Errorf("%q is not user (for a fixed name, use source_identity)", kl.value))
+		}
+		p.SourceIdentityUser = true
+	}
+	if kl, ok := get("session_tags"); ok && kl.value != "" {
+		if p.SessionTags, err = ParseTags(kl.value); err != nil {
+			return Profile{}, r.keyError(kl, err)
+		}
+	}
+	p.TransitiveTagKeys = ParseTagKeys(str("transitive_session_tags"))
+	p.EndpointURL = str("endpoint_url")
+	p.Services = str("services")
+	if kl, ok := get("ignore_configured_endpoint_urls"); ok {
+		if p.IgnoreEndpointURLs, err = strconv.ParseBool(kl.value); err != nil {
 			return Profile{}, r.keyError(kl, fmt.Errorf("%q is not true or false", kl.value))
 		}
 	}

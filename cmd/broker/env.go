@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"unicode"
@@ -83,6 +84,9 @@ func newBroker(c *cli.Context) (*broker.Broker, error) {
 		logger := log.New(c.App.ErrWriter, "broker: debug: ", log.Ltime|log.Lmicroseconds)
 		b.Debugf = logger.Printf
 		b.Debugf("config %s, keychain backend %s", cfg.Path(), v.Backend())
+		for _, note := range ignoredAWSVaultVars(os.Environ()) {
+			b.Debugf("%s", note)
+		}
 	}
 	return b, nil
 }
@@ -135,4 +139,44 @@ func completeProfiles(c *cli.Context) {
 	for _, name := range cfg.ProfileNames() {
 		fmt.Fprintln(c.App.Writer, name)
 	}
+}
+
+// awsVaultInstead says what to use in broker for aws-vault's variables that
+// broker does not read, so that none is ignored silently: `broker list`
+// names each one that is set, and so does --debug.
+var awsVaultInstead = map[string]string{
+	"AWS_VAULT_BACKEND":          "BROKER_BACKEND",
+	"AWS_VAULT_PROMPT":           "BROKER_MFA_PROMPT",
+	"AWS_VAULT_KEYCHAIN_NAME":    "nothing: broker uses the default (login) keychain",
+	"AWS_VAULT_FILE_DIR":         "a keychain: broker refuses the file backend",
+	"AWS_VAULT_FILE_PASSPHRASE":  "a keychain: broker refuses the file backend",
+	"AWS_VAULT_PARALLEL_SAFE":    "nothing: broker is always safe to run in parallel",
+	"AWS_VAULT_STDOUT":           "broker login --stdout",
+	"AWS_VAULT_PROFILE_ENV":      "nothing: broker exec always hands on session credentials",
+	"AWS_ROLE_ARN":               "role_arn in the profile",
+	"AWS_ROLE_SESSION_NAME":      "role_session_name in the profile",
+	"AWS_FEDERATION_TOKEN_TTL":   "duration_seconds in the profile (broker login)",
+	"AWS_MIN_TTL":                "nothing: broker never hands out a session with less than 15 minutes left",
+	"AWS_STS_REGIONAL_ENDPOINTS": "nothing: broker calls the region's own STS endpoint",
+}
+
+// ignoredAWSVaultVars are the notes for the aws-vault variables set in
+// environ that broker does not read, sorted.
+func ignoredAWSVaultVars(environ []string) []string {
+	var notes []string
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if value == "" || name == awsVaultVar {
+			continue
+		}
+		instead, ok := awsVaultInstead[name]
+		if !ok && strings.HasPrefix(name, "AWS_VAULT_") {
+			instead, ok = "nothing: broker has no such setting", true
+		}
+		if ok {
+			notes = append(notes, fmt.Sprintf("%s is aws-vault's and broker ignores it; use %s", name, instead))
+		}
+	}
+	slices.Sort(notes)
+	return notes
 }

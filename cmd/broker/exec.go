@@ -14,14 +14,19 @@ import (
 // markerVar marks a `broker exec` environment, so a nested one can say so.
 const markerVar = "BROKER_PROFILE"
 
+// awsVaultVar marks an aws-vault exec environment.
+const awsVaultVar = "AWS_VAULT"
+
 // strippedVars are removed from the child's environment: inherited
-// credentials or profile choices would compete with the session's.
+// credentials or profile choices would compete with the session's. Every
+// variable broker sets is removed too before it is set, so each appears
+// once.
 var strippedVars = []string{
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-	"AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+	"AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
 	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", awsVaultVar,
 }
 
 func execCommand() *cli.Command {
@@ -51,6 +56,10 @@ func execCommand() *cli.Command {
 				return withHint(fmt.Errorf("already inside `broker exec` for profile %q: not stacking sessions", outer),
 					"exit that shell first, or run the command there directly")
 			}
+			if outer := os.Getenv(awsVaultVar); outer != "" {
+				return withHint(fmt.Errorf("inside an aws-vault shell for profile %q (%s is set): not stacking sessions", outer, awsVaultVar),
+					"exit that shell first, then run broker exec")
+			}
 			if len(argv) == 0 {
 				argv = []string{defaultShell()}
 			}
@@ -71,38 +80,39 @@ func execCommand() *cli.Command {
 			if c.Bool(serverFlag.Name) {
 				return runServer(c, b, name, path, argv, creds.Region)
 			}
-			env := append(childEnv(os.Environ()), credentialEnv(creds)...)
-			env = append(env, markerVar+"="+name)
+			env := childEnv(os.Environ(), append(credentialEnv(creds), markerVar+"="+name)...)
 			return runChild(path, argv, env)
 		},
 	}
 }
 
-// childEnv is environ without the variables broker replaces.
-func childEnv(environ []string) []string {
-	out := make([]string, 0, len(environ))
+// childEnv is environ without the variables broker removes or sets, then
+// set: one entry for each name, whatever environ held.
+func childEnv(environ []string, set ...string) []string {
+	drop := make(map[string]bool, len(strippedVars)+len(set))
+	for _, name := range strippedVars {
+		drop[envKey(name)] = true
+	}
+	for _, kv := range set {
+		name, _, _ := strings.Cut(kv, "=")
+		drop[envKey(name)] = true
+	}
+	out := make([]string, 0, len(environ)+len(set))
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !isStripped(name) {
+		if !drop[envKey(name)] {
 			out = append(out, kv)
 		}
 	}
-	return out
+	return append(out, set...)
 }
 
-func isStripped(name string) bool {
+// envKey is how the OS compares variable names: without case on Windows.
+func envKey(name string) string {
 	if runtime.GOOS == "windows" {
-		name = strings.ToUpper(name)
+		return strings.ToUpper(name)
 	}
-	if name == markerVar || name == "AWS_REGION" || name == "AWS_DEFAULT_REGION" {
-		return false
-	}
-	for _, s := range strippedVars {
-		if name == s {
-			return true
-		}
-	}
-	return false
+	return name
 }
 
 func defaultShell() string {

@@ -18,8 +18,8 @@ import (
 	"github.com/broker-dev/broker/internal/moto"
 )
 
-// envKey is the environment for `broker add --env` with u's key.
-func envKey(u user) []string {
+// addEnv is the environment for `broker add --env` with u's key.
+func addEnv(u user) []string {
 	return []string{"AWS_ACCESS_KEY_ID=" + u.keyID, "AWS_SECRET_ACCESS_KEY=" + u.secret}
 }
 
@@ -41,7 +41,7 @@ func TestAddKeepsStoredKey(t *testing.T) {
 	bob := w.newUser("bob")
 	aliceMasked := "****" + alice.keyID[len(alice.keyID)-4:]
 
-	r := w.cmd(envKey(bob), brokerBin, "add", "--env", "dev")
+	r := w.cmd(addEnv(bob), brokerBin, "add", "--env", "dev")
 	assertFailure(t, r, fmt.Sprintf(`profile "dev" has a key stored already (%s)`, aliceMasked))
 	if !strings.Contains(r.stderr, "hint: `broker add --force dev`") {
 		t.Errorf("no hint to use --force: %q", r.stderr)
@@ -53,7 +53,7 @@ func TestAddKeepsStoredKey(t *testing.T) {
 		t.Fatal("no session from alice's key")
 	}
 
-	r = w.cmd(envKey(bob), brokerBin, "add", "--env", "--force", "dev")
+	r = w.cmd(addEnv(bob), brokerBin, "add", "--env", "--force", "dev")
 	if r.code != 0 {
 		t.Fatalf("add --force: exit %d: %s", r.code, r.stderr)
 	}
@@ -77,7 +77,7 @@ func TestAddVerifiesKey(t *testing.T) {
 	if typo.secret == carol.secret {
 		typo.secret = carol.secret[:len(carol.secret)-1] + "y"
 	}
-	r := w.cmd(envKey(typo), brokerBin, "add", "--env", "typo")
+	r := w.cmd(addEnv(typo), brokerBin, "add", "--env", "typo")
 	assertFailure(t, r, "nothing was stored")
 	if !strings.Contains(r.stderr, "--no-verify") {
 		t.Errorf("no hint about --no-verify: %q", r.stderr)
@@ -89,12 +89,12 @@ func TestAddVerifiesKey(t *testing.T) {
 		t.Error("add asked AWS nothing")
 	}
 
-	r = w.cmd(envKey(typo), brokerBin, "add", "--env", "--no-verify", "typo")
+	r = w.cmd(addEnv(typo), brokerBin, "add", "--env", "--no-verify", "typo")
 	if r.code != 0 || storedKeyID(t, w, "typo") == "" {
 		t.Fatalf("add --no-verify did not store the key: exit %d: %s", r.code, r.stderr)
 	}
 
-	r = w.cmd(envKey(carol), brokerBin, "add", "--env", "good")
+	r = w.cmd(addEnv(carol), brokerBin, "add", "--env", "good")
 	if r.code != 0 {
 		t.Fatalf("add of a working key: exit %d: %s", r.code, r.stderr)
 	}
@@ -138,7 +138,7 @@ func TestUnreadableKeyItem(t *testing.T) {
 		t.Errorf("export's message: %q", r.stderr)
 	}
 	bob := w.newUser("bob")
-	r = w.cmd(envKey(bob), brokerBin, "add", "--env", "dev")
+	r = w.cmd(addEnv(bob), brokerBin, "add", "--env", "dev")
 	assertFailure(t, r, "cannot read")
 	unchanged()
 
@@ -155,7 +155,7 @@ func TestUnreadableKeyItem(t *testing.T) {
 		t.Errorf("list does not show the unreadable item:\n%s", list)
 	}
 
-	r = w.cmd(envKey(bob), brokerBin, "add", "--env", "--force", "dev")
+	r = w.cmd(addEnv(bob), brokerBin, "add", "--env", "--force", "dev")
 	if r.code != 0 {
 		t.Fatalf("add --force over the unreadable item: exit %d: %s", r.code, r.stderr)
 	}

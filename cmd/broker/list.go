@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -28,6 +29,9 @@ func listCommand() *cli.Command {
 			rows, err := b.Status()
 			if err != nil {
 				return err
+			}
+			for _, note := range ignoredAWSVaultVars(os.Environ()) {
+				fmt.Fprintln(c.App.ErrWriter, "broker: note: "+note)
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
@@ -61,10 +65,14 @@ func listCommand() *cli.Command {
 				if len(sessions) == 0 {
 					sessions = []string{"-"}
 				}
-				note := r.Problem
-				if !r.InConfig {
-					note = "not in config"
+				notes := r.Notes
+				if r.Problem != "" {
+					notes = append([]string{r.Problem}, notes...)
 				}
+				if !r.InConfig {
+					notes = append([]string{"not in config"}, notes...)
+				}
+				note := strings.Join(notes, "; ")
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, key, mfaCol, strings.Join(sessions, ", "), oneLine(note))
 			}
 			return w.Flush()

@@ -50,13 +50,15 @@ func runServer(c *cli.Context, b *broker.Broker, profile, path string, argv []st
 		b.Debugf("credential server for profile %q on %s", profile, addr)
 	}
 
-	env := append(childEnv(os.Environ()),
-		containerURIVar+"=http://"+addr+broker.CredentialsPath,
-		containerTokenVar+"="+token,
-		markerVar+"="+profile)
-	if region != "" {
-		env = append(env, "AWS_REGION="+region, "AWS_DEFAULT_REGION="+region)
+	set := []string{
+		containerURIVar + "=http://" + addr + broker.CredentialsPath,
+		containerTokenVar + "=" + token,
+		markerVar + "=" + profile,
 	}
+	if region != "" {
+		set = append(set, "AWS_REGION="+region, "AWS_DEFAULT_REGION="+region)
+	}
+	env := childEnv(os.Environ(), set...)
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, os.Stdout, os.Stderr
