@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
 
@@ -31,9 +31,9 @@ func keysCommand() *cli.Command {
 			mfaTokenFlag,
 		},
 		Subcommands: []*cli.Command{
-			keyChangeCommand(broker.ActionActivate, "make an inactive key work again"),
-			keyChangeCommand(broker.ActionDeactivate, "make a key stop working (it can be activated again)"),
-			keyChangeCommand(broker.ActionDelete, "delete an inactive key for good"),
+			keyChangeCommand(lifecycle.ActionActivate, "make an inactive key work again"),
+			keyChangeCommand(lifecycle.ActionDeactivate, "make a key stop working (it can be activated again)"),
+			keyChangeCommand(lifecycle.ActionDelete, "delete an inactive key for good"),
 		},
 		BashComplete: completeProfiles,
 		Action:       runKeys,
@@ -47,11 +47,11 @@ func runKeys(c *cli.Context) error {
 	}
 	maxAge := 0
 	if v := c.String("max-age"); v != "" {
-		if maxAge, err = broker.ParseMaxAge(v); err != nil {
+		if maxAge, err = lifecycle.ParseMaxAge(v); err != nil {
 			return usageError{fmt.Errorf("--max-age: %w", err)}
 		}
 	}
-	b, err := newBroker(c)
+	b, err := newManager(c)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func runKeys(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	l, err := b.Lifecycle(ctx, name)
+	l, err := b.Open(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func runKeys(c *cli.Context) error {
 		return err
 	}
 	for _, k := range list.Keys {
-		if !k.OverMaxAge || k.Status != broker.StatusActive {
+		if !k.OverMaxAge || k.Status != lifecycle.StatusActive {
 			continue
 		}
 		advice := fmt.Sprintf("rotate it with `broker rotate %s`", list.Profile)
@@ -113,9 +113,9 @@ func runKeys(c *cli.Context) error {
 	return w.Flush()
 }
 
-func keyChangeCommand(action broker.KeyAction, usage string) *cli.Command {
+func keyChangeCommand(action lifecycle.KeyAction, usage string) *cli.Command {
 	flags := []cli.Flag{mfaTokenFlag}
-	if action != broker.ActionActivate {
+	if action != lifecycle.ActionActivate {
 		flags = append(flags,
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
 			&cli.BoolFlag{Name: "force", Usage: "also when it is the key the keychain holds for the profile"},
@@ -131,7 +131,7 @@ func keyChangeCommand(action broker.KeyAction, usage string) *cli.Command {
 	}
 }
 
-func runKeyChange(c *cli.Context, action broker.KeyAction) error {
+func runKeyChange(c *cli.Context, action lifecycle.KeyAction) error {
 	if c.NArg() != 2 {
 		return usageError{fmt.Errorf("keys %s needs PROFILE and KEY_ID", action)}
 	}
@@ -140,23 +140,23 @@ func runKeyChange(c *cli.Context, action broker.KeyAction) error {
 		return err
 	}
 	id := c.Args().Get(1)
-	if err := broker.ValidateKeyID(id); err != nil {
+	if err := lifecycle.ValidateKeyID(id); err != nil {
 		return usageError{err}
 	}
 	yes, force := c.Bool("yes"), c.Bool("force")
-	if action != broker.ActionActivate {
+	if action != lifecycle.ActionActivate {
 		// Fail before asking for an MFA code if no one could confirm.
 		if err := canConfirm(yes); err != nil {
 			return err
 		}
 	}
-	b, err := newBroker(c)
+	b, err := newManager(c)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	l, err := b.Lifecycle(ctx, name)
+	l, err := b.Open(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func runKeyChange(c *cli.Context, action broker.KeyAction) error {
 	if err != nil {
 		return keyChangeHint(err, name, id)
 	}
-	if action != broker.ActionActivate {
+	if action != lifecycle.ActionActivate {
 		what := ""
 		if k.InKeychain {
 			what = fmt.Sprintf(" It is the key of profile %q, which stops working.", l.Profile)
@@ -179,7 +179,7 @@ func runKeyChange(c *cli.Context, action broker.KeyAction) error {
 	if err != nil {
 		return keyChangeHint(err, name, id)
 	}
-	done := map[broker.KeyAction]string{broker.ActionActivate: "Activated", broker.ActionDeactivate: "Deactivated", broker.ActionDelete: "Deleted"}
+	done := map[lifecycle.KeyAction]string{lifecycle.ActionActivate: "Activated", lifecycle.ActionDeactivate: "Deactivated", lifecycle.ActionDelete: "Deleted"}
 	fmt.Fprintf(c.App.ErrWriter, "%s access key %s of IAM user %s.\n", done[action], id, l.User.UserName)
 	if ch.Sessions > 0 {
 		fmt.Fprintf(c.App.ErrWriter, "Dropped %d cached session(s) minted from it; sessions already issued stay valid until they expire.\n", ch.Sessions)
@@ -193,11 +193,11 @@ func runKeyChange(c *cli.Context, action broker.KeyAction) error {
 // keyChangeHint says what to do instead of a refused change.
 func keyChangeHint(err error, profile, id string) error {
 	switch {
-	case errors.Is(err, broker.ErrKeyActive):
+	case errors.Is(err, lifecycle.ErrKeyActive):
 		return withHint(err, "deactivate it first (`broker keys deactivate %s %s`), check that nothing breaks, then delete it", profile, id)
-	case errors.Is(err, broker.ErrKeyInUse):
+	case errors.Is(err, lifecycle.ErrKeyInUse):
 		return withHint(err, "`broker rotate %s` replaces it without downtime; pass --force to go ahead anyway (the profile then has no working key)", profile)
-	case errors.Is(err, broker.ErrKeyNotUsers):
+	case errors.Is(err, lifecycle.ErrKeyNotUsers):
 		return withHint(err, "`broker keys %s` lists the user's keys", profile)
 	}
 	return err
@@ -221,4 +221,13 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// newManager is newBroker with the key lifecycle on top.
+func newManager(c *cli.Context) (*lifecycle.Manager, error) {
+	b, err := newBroker(c)
+	if err != nil {
+		return nil, err
+	}
+	return lifecycle.New(b), nil
 }

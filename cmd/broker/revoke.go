@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
 
@@ -31,11 +32,11 @@ func runRevoke(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := newBroker(c)
+	b, err := newManager(c)
 	if err != nil {
 		return err
 	}
-	root, key, err := storedKey(b, name)
+	root, key, err := storedKey(b.Broker, name)
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func runRevoke(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	res, err := b.Revoke(ctx, name, broker.RevokeOptions{})
+	res, err := b.Revoke(ctx, name, lifecycle.RevokeOptions{})
 	printInterrupted(c.App.ErrWriter, res.Resumed, res.Orphan)
 	if err != nil {
 		if res.NewKeyID != "" {
@@ -92,7 +93,7 @@ func runRevoke(c *cli.Context) error {
 	return nil
 }
 
-func lastUsedNote(res broker.RevokeResult) string {
+func lastUsedNote(res lifecycle.RevokeResult) string {
 	if res.LastUsed == nil {
 		return ""
 	}

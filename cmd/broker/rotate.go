@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/broker-dev/broker/vault"
 	"github.com/urfave/cli/v2"
 )
@@ -37,11 +38,11 @@ func runRotate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := newBroker(c)
+	b, err := newManager(c)
 	if err != nil {
 		return err
 	}
-	root, key, err := storedKey(b, name)
+	root, key, err := storedKey(b.Broker, name)
 	if err != nil {
 		return err
 	}
@@ -55,9 +56,9 @@ func runRotate(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	res, err := b.Rotate(ctx, name, broker.RotateOptions{KeepOld: c.Bool("keep-old"), DeleteInactive: c.Bool("delete-inactive")})
+	res, err := b.Rotate(ctx, name, lifecycle.RotateOptions{KeepOld: c.Bool("keep-old"), DeleteInactive: c.Bool("delete-inactive")})
 	printInterrupted(c.App.ErrWriter, res.Resumed, res.Orphan)
-	var limit *broker.KeyLimitError
+	var limit *lifecycle.KeyLimitError
 	if errors.As(err, &limit) {
 		return limitHint(limit, name)
 	}
@@ -109,12 +110,12 @@ func printInterrupted(w io.Writer, state, orphan string) {
 }
 
 // limitHint explains IAM's two-key limit and which key to remove.
-func limitHint(e *broker.KeyLimitError, profile string) error {
+func limitHint(e *lifecycle.KeyLimitError, profile string) error {
 	spare, ok := e.Spare()
 	if !ok {
 		return e
 	}
-	if spare.Status == broker.StatusInactive {
+	if spare.Status == lifecycle.StatusInactive {
 		return withHint(e, "the other key %s is inactive: pass --delete-inactive to delete it first, or delete it with `broker keys delete %s KEY_ID` (`broker keys %s` lists the IDs)",
 			broker.MaskKeyID(spare.ID), profile, profile)
 	}

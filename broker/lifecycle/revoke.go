@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"context"
@@ -42,13 +42,13 @@ type RevokeResult struct {
 }
 
 // Revoke deactivates the key behind profile name.
-func (b *Broker) Revoke(ctx context.Context, name string, opts RevokeOptions) (RevokeResult, error) {
-	unlock, err := b.lockKeys(ctx, name)
+func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (RevokeResult, error) {
+	unlock, err := m.LockKeys(ctx, name)
 	if err != nil {
 		return RevokeResult{}, err
 	}
 	defer unlock()
-	l, err := b.Lifecycle(ctx, name)
+	l, err := m.Open(ctx, name)
 	if err != nil {
 		return RevokeResult{}, err
 	}
@@ -56,8 +56,8 @@ func (b *Broker) Revoke(ctx context.Context, name string, opts RevokeOptions) (R
 }
 
 // revoke deactivates the keychain's key, replacing it first when it can.
-// The caller holds lockKeys.
-func (l *Lifecycle) revoke(ctx context.Context, opts RevokeOptions) (RevokeResult, error) {
+// The caller holds LockKeys.
+func (l *Session) revoke(ctx context.Context, opts RevokeOptions) (RevokeResult, error) {
 	res := RevokeResult{Profile: l.Profile, User: l.User.UserName, KeyID: l.Key.AccessKeyID}
 	ro := RotateOptions{KeepOld: true, afterStep: opts.afterStep, verifyWait: opts.verifyWait}
 	var rr RotateResult
@@ -90,7 +90,7 @@ func (l *Lifecycle) revoke(ctx context.Context, opts RevokeOptions) (RevokeResul
 			// Failed after the switch: the journal lets the next revoke finish.
 			return res.from(rr), err
 		}
-		l.b.debugf("no replacement for the key of profile %q: %v", l.Profile, err)
+		l.m.debugf("no replacement for the key of profile %q: %v", l.Profile, err)
 		res.ReplaceErr = err
 	default:
 		res.NoSlot = true

@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/99designs/keyring"
+	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
 	"github.com/broker-dev/broker/internal/moto"
 	"github.com/broker-dev/broker/mfa"
@@ -42,7 +43,7 @@ func (c *codes) count() int {
 type keyWorld struct {
 	t     *testing.T
 	aws   *moto.Server
-	b     *Broker
+	b     *Manager
 	codes *codes
 	key   vault.Key // the first key
 }
@@ -65,13 +66,13 @@ func newKeyWorld(t *testing.T, config string) *keyWorld {
 		t.Fatal(err)
 	}
 	w := &keyWorld{t: t, aws: srv, codes: &codes{}, key: vault.Key{AccessKeyID: id, SecretAccessKey: secret, Added: time.Now().UTC()}}
-	w.b = &Broker{
+	w.b = New(&broker.Broker{
 		Config:  cfg,
 		Vault:   vault.New(keyring.NewArrayKeyring(nil), "test"),
 		MFA:     w.codes,
-		Clients: DefaultClients(),
+		Clients: broker.DefaultClients(),
 		LockDir: t.TempDir(),
-	}
+	})
 	if err := w.b.Vault.SetKey("dev", w.key); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestKeysList(t *testing.T) {
 	w := newKeyWorld(t, "broker_key_max_age = 120\n")
 	otherID, _ := w.aws.NewUserKey(t, testUser) // never used
 	ctx := t.Context()
-	l, err := w.b.Lifecycle(ctx, "dev")
+	l, err := w.b.Open(ctx, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestKeyChanges(t *testing.T) {
 	w := newKeyWorld(t, "")
 	otherID, _ := w.aws.NewUserKey(t, testUser)
 	ctx := t.Context()
-	l, err := w.b.Lifecycle(ctx, "dev")
+	l, err := w.b.Open(ctx, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -104,7 +105,7 @@ type KeyLimitError struct {
 func (e *KeyLimitError) Error() string {
 	var parts []string
 	for _, k := range e.Keys {
-		s := fmt.Sprintf("%s %s", MaskKeyID(k.ID), strings.ToLower(k.Status))
+		s := fmt.Sprintf("%s %s", broker.MaskKeyID(k.ID), strings.ToLower(k.Status))
 		if k.InKeychain {
 			s += ", in the keychain"
 		}
@@ -125,39 +126,22 @@ func (e *KeyLimitError) Spare() (AccessKey, bool) {
 }
 
 // Rotate replaces the key behind profile name with a new one.
-func (b *Broker) Rotate(ctx context.Context, name string, opts RotateOptions) (RotateResult, error) {
-	unlock, err := b.lockKeys(ctx, name)
+func (m *Manager) Rotate(ctx context.Context, name string, opts RotateOptions) (RotateResult, error) {
+	unlock, err := m.LockKeys(ctx, name)
 	if err != nil {
 		return RotateResult{}, err
 	}
 	defer unlock()
-	l, err := b.Lifecycle(ctx, name)
+	l, err := m.Open(ctx, name)
 	if err != nil {
 		return RotateResult{}, err
 	}
 	return l.rotate(ctx, opts)
 }
 
-// lockKeys takes the cross-process lock on the key of profile name, held
-// while a rotation or revocation runs: two at once would each take the
-// other's new key for an orphan. The OS drops the lock of a killed process.
-func (b *Broker) lockKeys(ctx context.Context, name string) (unlock func(), err error) {
-	p, err := b.Plan(name)
-	if err != nil {
-		return nil, err
-	}
-	waitCtx, cancel := context.WithTimeout(ctx, lockWait)
-	defer cancel()
-	unlock, err = lock(waitCtx, b.LockDir, "keys-"+hashOf("keys", p.Root))
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, &LockTimeoutError{Profile: p.Root}
-	}
-	return unlock, err
-}
-
 // rotate finishes or undoes an interrupted rotation, then rotates (unless it
-// finished one: that was the rotation asked for). The caller holds lockKeys.
-func (l *Lifecycle) rotate(ctx context.Context, opts RotateOptions) (RotateResult, error) {
+// finished one: that was the rotation asked for). The caller holds LockKeys.
+func (l *Session) rotate(ctx context.Context, opts RotateOptions) (RotateResult, error) {
 	res := RotateResult{Profile: l.Profile, User: l.User.UserName}
 	j, found, err := l.journal(ctx, &res)
 	if err != nil {
@@ -173,8 +157,8 @@ func (l *Lifecycle) rotate(ctx context.Context, opts RotateOptions) (RotateResul
 // "creating" is undone here (found is then false); so is one that no longer
 // matches the keychain: someone stored another key since, or the old key
 // again after the switch (`broker add`). The keychain's key is never touched.
-func (l *Lifecycle) journal(ctx context.Context, res *RotateResult) (vault.Rotation, bool, error) {
-	j, err := l.b.Vault.Rotation(l.Profile)
+func (l *Session) journal(ctx context.Context, res *RotateResult) (vault.Rotation, bool, error) {
+	j, err := l.m.Vault.Rotation(l.Profile)
 	if errors.Is(err, vault.ErrNotFound) {
 		return vault.Rotation{}, false, nil
 	}
@@ -185,7 +169,7 @@ func (l *Lifecycle) journal(ctx context.Context, res *RotateResult) (vault.Rotat
 	stored := l.Key.AccessKeyID
 	stale := stored != j.NewKey.AccessKeyID && (stored != j.OldKeyID || j.State != stateCreated)
 	if j.State == stateCreating || stale {
-		l.b.debugf("undoing the interrupted rotation of profile %q (state %s)", l.Profile, j.State)
+		l.m.debugf("undoing the interrupted rotation of profile %q (state %s)", l.Profile, j.State)
 		orphan, err := l.undo(ctx, j)
 		res.Orphan = orphan
 		return vault.Rotation{}, false, err
@@ -196,7 +180,7 @@ func (l *Lifecycle) journal(ctx context.Context, res *RotateResult) (vault.Rotat
 // undo deletes the key an interrupted rotation created, if any, and drops
 // the journal. The orphan is a key that is neither the stored key nor one the
 // user had when the rotation began; its secret may be lost.
-func (l *Lifecycle) undo(ctx context.Context, j vault.Rotation) (orphan string, err error) {
+func (l *Session) undo(ctx context.Context, j vault.Rotation) (orphan string, err error) {
 	keys, err := l.listKeys(ctx)
 	if err != nil {
 		return "", err
@@ -213,7 +197,7 @@ func (l *Lifecycle) undo(ctx context.Context, j vault.Rotation) (orphan string, 
 		}
 		orphan = k.ID
 	}
-	if err := l.b.Vault.RemoveRotation(l.Profile); err != nil {
+	if err := l.m.Vault.RemoveRotation(l.Profile); err != nil {
 		return orphan, err
 	}
 	return orphan, nil
@@ -228,13 +212,13 @@ func (o RotateOptions) after(step string) error {
 
 // start checks the two-key limit, journals, creates the new key and keeps
 // its secret, then hands over to finish.
-func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateResult) (RotateResult, error) {
+func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResult) (RotateResult, error) {
 	keys, err := l.listKeys(ctx)
 	if err != nil {
 		return res, err
 	}
 	if _, ok := findKey(keys, l.Key.AccessKeyID); !ok {
-		return res, fmt.Errorf("the keychain's key %s of profile %q is not among the access keys of IAM user %q", MaskKeyID(l.Key.AccessKeyID), l.Profile, l.User.UserName)
+		return res, fmt.Errorf("the keychain's key %s of profile %q is not among the access keys of IAM user %q", broker.MaskKeyID(l.Key.AccessKeyID), l.Profile, l.User.UserName)
 	}
 	if len(keys) >= MaxKeysPerUser {
 		limit := &KeyLimitError{Profile: l.Profile, User: l.User.UserName, Keys: keys}
@@ -250,12 +234,12 @@ func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateRes
 	}
 	j := vault.Rotation{
 		Profile: l.Profile, State: stateCreating, OldKeyID: l.Key.AccessKeyID,
-		KeepOld: opts.KeepOld, Started: l.b.now().UTC(),
+		KeepOld: opts.KeepOld, Started: l.m.now().UTC(),
 	}
 	for _, k := range keys {
 		j.Known = append(j.Known, k.ID)
 	}
-	if err := l.b.Vault.SetRotation(j); err != nil {
+	if err := l.m.Vault.SetRotation(j); err != nil {
 		return res, err
 	}
 	if err := opts.after(stepBegin); err != nil {
@@ -269,7 +253,7 @@ func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateRes
 		err = fmt.Errorf("creating a new access key for IAM user %q: %w", l.User.UserName, l.classify(err))
 		// IAM may have created it all the same (a lost answer): undo now, or next time.
 		if _, uerr := l.undo(ctx, j); uerr != nil {
-			l.b.debugf("undoing the failed creation: %v", uerr)
+			l.m.debugf("undoing the failed creation: %v", uerr)
 		}
 		return res, err
 	}
@@ -278,16 +262,16 @@ func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateRes
 	}
 	newKey := vault.Key{
 		AccessKeyID: aws.ToString(out.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(out.AccessKey.SecretAccessKey),
-		Added: l.b.now().UTC(),
+		Added: l.m.now().UTC(),
 	}
 	if err := opts.after(stepCreate); err != nil {
 		return res, err
 	}
 	j.State, j.NewKey = stateCreated, newKey
-	if err := l.b.Vault.SetRotation(j); err != nil {
+	if err := l.m.Vault.SetRotation(j); err != nil {
 		// The secret cannot be kept: the key is useless, so take it back.
 		if _, uerr := l.undo(ctx, j); uerr != nil {
-			l.b.debugf("undoing the creation: %v", uerr)
+			l.m.debugf("undoing the creation: %v", uerr)
 		}
 		return res, err
 	}
@@ -298,7 +282,7 @@ func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateRes
 }
 
 // finish takes a journaled rotation from its state to the end.
-func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOptions, res RotateResult) (RotateResult, error) {
+func (l *Session) finish(ctx context.Context, j vault.Rotation, opts RotateOptions, res RotateResult) (RotateResult, error) {
 	res.OldKeyID, res.NewKeyID = j.OldKeyID, j.NewKey.AccessKeyID
 	keepOld := j.KeepOld || opts.KeepOld
 	if j.State == stateCreated {
@@ -306,14 +290,14 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 			if err := l.verify(ctx, j.NewKey, opts.verifyWait); err != nil {
 				// The new key does not work: take it back; nothing else changed.
 				if _, uerr := l.undo(ctx, j); uerr != nil {
-					l.b.debugf("undoing the rotation: %v", uerr)
+					l.m.debugf("undoing the rotation: %v", uerr)
 				}
 				return res, err
 			}
 			if err := opts.after(stepVerify); err != nil {
 				return res, err
 			}
-			if err := l.b.Vault.SetKey(l.Profile, j.NewKey); err != nil {
+			if err := l.m.Vault.SetKey(l.Profile, j.NewKey); err != nil {
 				return res, fmt.Errorf("storing the new key of profile %q: %w", l.Profile, err)
 			}
 			l.Key = j.NewKey
@@ -322,7 +306,7 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 			}
 		}
 		j.State = stateSwitched
-		if err := l.b.Vault.SetRotation(j); err != nil {
+		if err := l.m.Vault.SetRotation(j); err != nil {
 			return res, err
 		}
 		if err := opts.after(stepSwitched); err != nil {
@@ -346,7 +330,7 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 			return res, err
 		}
 		j.State = stateDeactivated
-		if err := l.b.Vault.SetRotation(j); err != nil {
+		if err := l.m.Vault.SetRotation(j); err != nil {
 			return res, err
 		}
 		if err := opts.after(stepDeactivated); err != nil {
@@ -362,7 +346,7 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 			return res, err
 		}
 	}
-	if err := l.b.Vault.RemoveRotation(l.Profile); err != nil {
+	if err := l.m.Vault.RemoveRotation(l.Profile); err != nil {
 		return res, err
 	}
 	return res, opts.after(stepFinish)
@@ -370,25 +354,25 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 
 // verify waits until the new key works and names the same user, retrying
 // while IAM propagates it, for at most wait.
-func (l *Lifecycle) verify(ctx context.Context, k vault.Key, wait time.Duration) error {
+func (l *Session) verify(ctx context.Context, k vault.Key, wait time.Duration) error {
 	if wait <= 0 {
 		wait = defaultVerifyWait
 	}
 	deadline := time.Now().Add(wait) // waiting on AWS, not logic a test steers
 	pause := 200 * time.Millisecond
 	for {
-		who, err := l.b.Identity(ctx, l.Profile, k)
+		who, err := l.m.Identity(ctx, l.Profile, k)
 		if err == nil {
 			if who.ARN != l.User.ARN {
-				return fmt.Errorf("the new key %s belongs to %s, not %s", MaskKeyID(k.AccessKeyID), who.ARN, l.User.ARN)
+				return fmt.Errorf("the new key %s belongs to %s, not %s", broker.MaskKeyID(k.AccessKeyID), who.ARN, l.User.ARN)
 			}
 			return nil
 		}
-		var rejected *RejectedKeyError
+		var rejected *broker.RejectedKeyError
 		if !errors.As(err, &rejected) || time.Now().Add(pause).After(deadline) {
-			return fmt.Errorf("the new key %s does not work: %w", MaskKeyID(k.AccessKeyID), err)
+			return fmt.Errorf("the new key %s does not work: %w", broker.MaskKeyID(k.AccessKeyID), err)
 		}
-		l.b.debugf("the new key is not accepted yet; trying again in %s", pause)
+		l.m.debugf("the new key is not accepted yet; trying again in %s", pause)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -1,4 +1,7 @@
-package broker
+// Package lifecycle manages IAM access keys: `broker keys`, `rotate`,
+// `revoke` and the stored-key part of `audit`. It uses package broker for
+// the profile's key and its MFA session, and never prints, prompts or exits.
+package lifecycle
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -36,45 +40,45 @@ const (
 	StatusInactive = string(iamtypes.StatusTypeInactive)
 )
 
-// Lifecycle is an open IAM session for the user owning a profile's stored key.
-type Lifecycle struct {
-	b       *Broker
+// Session is an open IAM session for the user owning a profile's stored key.
+type Session struct {
+	m       *Manager
 	Profile string    // the profile holding the key (the plan's root)
 	Key     vault.Key // the key the keychain holds for Profile
-	User    Identity
+	User    broker.Identity
 	iam     iamAPI
 }
 
-// Lifecycle finds who owns the key behind profile name and opens an IAM
+// Open finds who owns the key behind profile name and opens an IAM
 // client signed with its MFA session (asking for at most one code).
-func (b *Broker) Lifecycle(ctx context.Context, name string) (*Lifecycle, error) {
-	p, err := b.Plan(name)
+func (m *Manager) Open(ctx context.Context, name string) (*Session, error) {
+	p, err := m.Plan(name)
 	if err != nil {
 		return nil, err
 	}
-	key, err := b.Vault.Key(p.Root)
+	key, err := m.Vault.Key(p.Root)
 	if errors.Is(err, vault.ErrNotFound) {
-		return nil, &NoKeyError{Profile: p.Root}
+		return nil, &broker.NoKeyError{Profile: p.Root}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the key of profile %q: %w", p.Root, err)
 	}
 	if p.MFASerial == "" {
-		return nil, &NoMFAError{Profile: name}
+		return nil, &broker.NoMFAError{Profile: name}
 	}
 	// Who first: it needs no code, so a dead key fails before one is asked.
-	who, err := b.Identity(ctx, p.Root, key)
+	who, err := m.Identity(ctx, p.Root, key)
 	if err != nil {
 		return nil, err
 	}
 	if who.UserName == "" {
 		return nil, fmt.Errorf("the key of profile %q belongs to %s, not an IAM user: broker manages IAM users' keys only", p.Root, who.ARN)
 	}
-	_, _, creds, err := b.MFASession(ctx, name)
+	_, _, creds, err := m.MFASession(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return &Lifecycle{b: b, Profile: p.Root, Key: key, User: who, iam: b.Clients.IAM(creds)}, nil
+	return &Session{m: m, Profile: p.Root, Key: key, User: who, iam: m.IAM(creds)}, nil
 }
 
 // AccessKey is one of the user's access keys; nothing secret.
@@ -102,13 +106,13 @@ type KeyList struct {
 // MaxKeyAge returns the age threshold in days for profile: its
 // broker_key_max_age (or that of the profile holding its key), else
 // DefaultKeyMaxAge.
-func (b *Broker) MaxKeyAge(name string) (int, error) {
+func (m *Manager) MaxKeyAge(name string) (int, error) {
 	names := []string{name}
-	if p, err := b.Plan(name); err == nil && p.Root != name {
+	if p, err := m.Plan(name); err == nil && p.Root != name {
 		names = append(names, p.Root)
 	}
 	for _, n := range names {
-		prof, err := b.Config.Profile(n)
+		prof, err := m.Config.Profile(n)
 		if err != nil {
 			continue // a profile only the keychain knows
 		}
@@ -134,7 +138,7 @@ func ParseMaxAge(s string) (int, error) {
 
 // Keys lists every access key of the user, oldest first, with when and
 // where each was last used, and flags those older than maxAgeDays.
-func (l *Lifecycle) Keys(ctx context.Context, maxAgeDays int) (KeyList, error) {
+func (l *Session) Keys(ctx context.Context, maxAgeDays int) (KeyList, error) {
 	keys, err := l.listKeys(ctx)
 	if err != nil {
 		return KeyList{}, err
@@ -150,12 +154,12 @@ func (l *Lifecycle) Keys(ctx context.Context, maxAgeDays int) (KeyList, error) {
 }
 
 // lastUsed fills in when, where and with which service k was last used.
-func (l *Lifecycle) lastUsed(ctx context.Context, k *AccessKey) error {
+func (l *Session) lastUsed(ctx context.Context, k *AccessKey) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	out, err := l.iam.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(k.ID)})
 	if err != nil {
-		return fmt.Errorf("asking IAM when key %s was last used: %w", MaskKeyID(k.ID), l.classify(err))
+		return fmt.Errorf("asking IAM when key %s was last used: %w", broker.MaskKeyID(k.ID), l.classify(err))
 	}
 	if u := out.AccessKeyLastUsed; u != nil {
 		if u.LastUsedDate != nil {
@@ -176,14 +180,14 @@ func notNA(s *string) string {
 }
 
 // listKeys returns the user's keys, oldest first, without last-used data.
-func (l *Lifecycle) listKeys(ctx context.Context) ([]AccessKey, error) {
+func (l *Session) listKeys(ctx context.Context) ([]AccessKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	out, err := l.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(l.User.UserName)})
 	if err != nil {
 		return nil, fmt.Errorf("listing the access keys of IAM user %q: %w", l.User.UserName, l.classify(err))
 	}
-	now := l.b.now()
+	now := l.m.now()
 	keys := []AccessKey{}
 	for _, m := range out.AccessKeyMetadata {
 		k := AccessKey{ID: aws.ToString(m.AccessKeyId), Status: string(m.Status)}
@@ -242,7 +246,7 @@ func (e *KeyChangeError) Unwrap() error { return e.Err }
 // CheckKeyChange says whether action may be done to key id, as the console
 // flow has it: only an inactive key may be deleted, and the keychain's own
 // key is neither deactivated nor deleted without force. It returns the key.
-func (l *Lifecycle) CheckKeyChange(ctx context.Context, action KeyAction, id string, force bool) (AccessKey, error) {
+func (l *Session) CheckKeyChange(ctx context.Context, action KeyAction, id string, force bool) (AccessKey, error) {
 	keys, err := l.listKeys(ctx)
 	if err != nil {
 		return AccessKey{}, err
@@ -275,7 +279,7 @@ type KeyChange struct {
 // keychain's own key (force) also drops the sessions cached from it, since
 // broker must stop handing them out; deleting it also removes it from the
 // keychain, where it could no longer mint anything.
-func (l *Lifecycle) ChangeKey(ctx context.Context, action KeyAction, id string, force bool) (KeyChange, error) {
+func (l *Session) ChangeKey(ctx context.Context, action KeyAction, id string, force bool) (KeyChange, error) {
 	k, err := l.CheckKeyChange(ctx, action, id, force)
 	if err != nil {
 		return KeyChange{}, err
@@ -298,43 +302,43 @@ func (l *Lifecycle) ChangeKey(ctx context.Context, action KeyAction, id string, 
 	if err != nil || action != ActionDelete {
 		return res, err
 	}
-	if err := l.b.Vault.RemoveKey(l.Profile); err != nil && !errors.Is(err, vault.ErrNotFound) {
+	if err := l.m.Vault.RemoveKey(l.Profile); err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return res, fmt.Errorf("removing the deleted key from the keychain: %w", err)
 	}
 	res.RemovedFromVault = true
 	return res, nil
 }
 
-func (l *Lifecycle) setStatus(ctx context.Context, id, status string) error {
+func (l *Session) setStatus(ctx context.Context, id, status string) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	_, err := l.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
 		UserName: aws.String(l.User.UserName), AccessKeyId: aws.String(id), Status: iamtypes.StatusType(status),
 	})
 	if err != nil {
-		return fmt.Errorf("setting key %s of IAM user %q %s: %w", MaskKeyID(id), l.User.UserName, status, l.classify(err))
+		return fmt.Errorf("setting key %s of IAM user %q %s: %w", broker.MaskKeyID(id), l.User.UserName, status, l.classify(err))
 	}
 	return nil
 }
 
 // deleteKey deletes key id; a key already gone is not an error, so that a
 // resumed rotation can repeat the step.
-func (l *Lifecycle) deleteKey(ctx context.Context, id string) error {
+func (l *Session) deleteKey(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	_, err := l.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(l.User.UserName), AccessKeyId: aws.String(id)})
 	var gone *iamtypes.NoSuchEntityException
 	if err != nil && !errors.As(err, &gone) {
-		return fmt.Errorf("deleting key %s of IAM user %q: %w", MaskKeyID(id), l.User.UserName, l.classify(err))
+		return fmt.Errorf("deleting key %s of IAM user %q: %w", broker.MaskKeyID(id), l.User.UserName, l.classify(err))
 	}
 	return nil
 }
 
 // dropSessions drops every cached session minted from key id and returns
 // how many there were and when the last of them expires.
-func (l *Lifecycle) dropSessions(id string) (int, time.Time, error) {
+func (l *Session) dropSessions(id string) (int, time.Time, error) {
 	var latest time.Time
-	n, err := l.b.dropSessions(func(s vault.Session) bool {
+	n, err := l.m.DropSessions(func(s vault.Session) bool {
 		if s.SourceKeyID != id {
 			return false
 		}
@@ -347,8 +351,8 @@ func (l *Lifecycle) dropSessions(id string) (int, time.Time, error) {
 }
 
 // classify: IAM is called with the MFA session minted from the stored key.
-func (l *Lifecycle) classify(err error) error {
-	return classify(err, "iam", l.Profile, l.Key.AccessKeyID)
+func (l *Session) classify(err error) error {
+	return broker.Classify(err, "iam", l.Profile, l.Key.AccessKeyID)
 }
 
 func isNoSuchEntity(err error) bool {
@@ -360,9 +364,11 @@ func isNoSuchEntity(err error) bool {
 func ValidateKeyID(id string) error {
 	switch {
 	case strings.HasPrefix(id, "ASIA"):
-		return ErrTemporaryKey
-	case len(id) != 20 || !strings.HasPrefix(id, "AKIA") || !isUpperAlnum(id[4:]):
-		return ErrMalformedKey
+		return broker.ErrTemporaryKey
+	case len(id) != 20 || !strings.HasPrefix(id, "AKIA") || strings.ContainsFunc(id[4:], notUpperAlnum):
+		return broker.ErrMalformedKey
 	}
 	return nil
 }
+
+func notUpperAlnum(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') }
