@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/vault"
@@ -81,17 +82,22 @@ func (m *Manager) Open(ctx context.Context, name string) (*Session, error) {
 	return &Session{m: m, Profile: p.Root, Key: key, User: who, iam: m.IAM(creds)}, nil
 }
 
-// AccessKey is one of the user's access keys; nothing secret.
+// AccessKey is one access key of an IAM user; nothing secret.
 type AccessKey struct {
-	ID          string     `json:"access_key_id"`
-	Status      string     `json:"status"` // Active or Inactive
+	User        string     `json:"user"`
+	ID          string     `json:"access_key_id"` // "" for a root key known only from the credential report
+	Status      string     `json:"status"`        // Active or Inactive
 	Created     time.Time  `json:"created"`
 	AgeDays     int        `json:"age_days"`
-	LastUsed    *time.Time `json:"last_used,omitempty"` // nil: never (or not recorded)
-	LastService string     `json:"last_used_service,omitempty"`
-	LastRegion  string     `json:"last_used_region,omitempty"`
-	InKeychain  bool       `json:"in_keychain"` // the key the profile's keychain item holds
+	LastUsed    *time.Time `json:"last_used"` // nil: never (or not recorded)
+	LastService string     `json:"last_used_service"`
+	LastRegion  string     `json:"last_used_region"`
+	Description string     `json:"description"`           // the console's description tag
+	RotatedOut  *time.Time `json:"rotated_out,omitempty"` // when `broker rotate` left it inactive
+	InKeychain  bool       `json:"in_keychain"`           // the key the profile's keychain item holds
 	OverMaxAge  bool       `json:"over_max_age"`
+	Root        bool       `json:"root,omitempty"` // the account's root user's key
+	Flags       []string   `json:"flags"`
 }
 
 // KeyList is what `broker keys PROFILE` shows.
@@ -136,21 +142,32 @@ func ParseMaxAge(s string) (int, error) {
 	return days, nil
 }
 
-// Keys lists every access key of the user, oldest first, with when and
-// where each was last used, and flags those older than maxAgeDays.
+// Keys lists every access key of the profile's user, as KeysOf does.
 func (l *Session) Keys(ctx context.Context, maxAgeDays int) (KeyList, error) {
-	keys, err := l.listKeys(ctx)
+	return l.KeysOf(ctx, l.User.UserName, maxAgeDays)
+}
+
+// KeysOf lists every access key of IAM user user, oldest first, with when
+// and where each was last used and its description, and flags them
+// (Flag*, with DefaultUnusedDays).
+func (l *Session) KeysOf(ctx context.Context, user string, maxAgeDays int) (KeyList, error) {
+	keys, err := l.listKeys(ctx, user)
+	if err != nil {
+		return KeyList{}, err
+	}
+	tags, err := l.userTags(ctx, user)
 	if err != nil {
 		return KeyList{}, err
 	}
 	for i := range keys {
 		k := &keys[i]
-		k.OverMaxAge = k.AgeDays > maxAgeDays
 		if err := l.lastUsed(ctx, k); err != nil {
 			return KeyList{}, err
 		}
+		tags.describe(k)
 	}
-	return KeyList{Profile: l.Profile, User: l.User.UserName, Account: l.User.Account, MaxAgeDays: maxAgeDays, Keys: keys}, nil
+	flag(keys, l.m.now(), maxAgeDays, DefaultUnusedDays)
+	return KeyList{Profile: l.Profile, User: user, Account: l.User.Account, MaxAgeDays: maxAgeDays, Keys: keys}, nil
 }
 
 // lastUsed fills in when, where and with which service k was last used.
@@ -179,28 +196,34 @@ func notNA(s *string) string {
 	return ""
 }
 
-// listKeys returns the user's keys, oldest first, without last-used data.
-func (l *Session) listKeys(ctx context.Context) ([]AccessKey, error) {
+// listKeys returns the keys of IAM user user, oldest first, without
+// last-used data.
+func (l *Session) listKeys(ctx context.Context, user string) ([]AccessKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	out, err := l.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(l.User.UserName)})
-	if err != nil {
-		return nil, fmt.Errorf("listing the access keys of IAM user %q: %w", l.User.UserName, l.classify(err))
-	}
 	now := l.m.now()
 	keys := []AccessKey{}
-	for _, m := range out.AccessKeyMetadata {
-		k := AccessKey{ID: aws.ToString(m.AccessKeyId), Status: string(m.Status)}
-		if m.CreateDate != nil {
-			k.Created = m.CreateDate.UTC()
-			k.AgeDays = max(0, int(now.Sub(k.Created)/(24*time.Hour)))
+	pages := iam.NewListAccessKeysPaginator(l.iam, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the access keys of IAM user %q: %w", user, l.classify(err))
 		}
-		k.InKeychain = k.ID == l.Key.AccessKeyID
-		keys = append(keys, k)
+		for _, m := range out.AccessKeyMetadata {
+			k := AccessKey{User: user, ID: aws.ToString(m.AccessKeyId), Status: string(m.Status), Flags: []string{}}
+			if m.CreateDate != nil {
+				k.Created = m.CreateDate.UTC()
+				k.AgeDays = daysSince(now, k.Created)
+			}
+			k.InKeychain = k.ID == l.Key.AccessKeyID
+			keys = append(keys, k)
+		}
 	}
 	slices.SortFunc(keys, func(a, b AccessKey) int { return a.Created.Compare(b.Created) })
 	return keys, nil
 }
+
+func daysSince(now, t time.Time) int { return max(0, int(now.Sub(t)/(24*time.Hour))) }
 
 func findKey(keys []AccessKey, id string) (AccessKey, bool) {
 	for _, k := range keys {
@@ -211,153 +234,16 @@ func findKey(keys []AccessKey, id string) (AccessKey, bool) {
 	return AccessKey{}, false
 }
 
-// KeyAction is a change `broker keys` makes to one key.
-type KeyAction string
-
-// The changes of `broker keys`, as in the IAM console.
-const (
-	ActionActivate   KeyAction = "activate"
-	ActionDeactivate KeyAction = "deactivate"
-	ActionDelete     KeyAction = "delete"
-)
-
-// Reasons a KeyChangeError gives.
-var (
-	ErrKeyActive   = errors.New("only an inactive key can be deleted")
-	ErrKeyInUse    = errors.New("it is the key the keychain holds for the profile")
-	ErrKeyNotUsers = errors.New("it is not one of the user's access keys")
-)
-
-// KeyChangeError refuses a change of `broker keys`; nothing was changed.
-type KeyChangeError struct {
-	Profile string
-	User    string
-	KeyID   string
-	Action  KeyAction
-	Err     error // ErrKeyActive, ErrKeyInUse or ErrKeyNotUsers
-}
-
-func (e *KeyChangeError) Error() string {
-	return fmt.Sprintf("not going to %s key %s of IAM user %q: %v", e.Action, e.KeyID, e.User, e.Err)
-}
-
-func (e *KeyChangeError) Unwrap() error { return e.Err }
-
-// CheckKeyChange says whether action may be done to key id, as the console
-// flow has it: only an inactive key may be deleted, and the keychain's own
-// key is neither deactivated nor deleted without force. It returns the key.
-func (l *Session) CheckKeyChange(ctx context.Context, action KeyAction, id string, force bool) (AccessKey, error) {
-	keys, err := l.listKeys(ctx)
-	if err != nil {
-		return AccessKey{}, err
-	}
-	k, ok := findKey(keys, id)
-	refuse := func(reason error) (AccessKey, error) {
-		return k, &KeyChangeError{Profile: l.Profile, User: l.User.UserName, KeyID: id, Action: action, Err: reason}
-	}
-	switch {
-	case !ok:
-		return refuse(ErrKeyNotUsers)
-	case action == ActionActivate:
-		return k, nil
-	case action == ActionDelete && k.Status != StatusInactive:
-		return refuse(ErrKeyActive)
-	case k.InKeychain && !force:
-		return refuse(ErrKeyInUse)
-	}
-	return k, nil
-}
-
-// KeyChange is what ChangeKey did.
-type KeyChange struct {
-	Key              AccessKey // as it was before
-	Sessions         int       // cached sessions of the key dropped
-	RemovedFromVault bool      // the deleted key was the keychain's, and left it
-}
-
-// ChangeKey checks and then makes the change. Deactivating or deleting the
-// keychain's own key (force) also drops the sessions cached from it, since
-// broker must stop handing them out; deleting it also removes it from the
-// keychain, where it could no longer mint anything.
-func (l *Session) ChangeKey(ctx context.Context, action KeyAction, id string, force bool) (KeyChange, error) {
-	k, err := l.CheckKeyChange(ctx, action, id, force)
-	if err != nil {
-		return KeyChange{}, err
-	}
-	res := KeyChange{Key: k}
-	switch action {
-	case ActionActivate:
-		err = l.setStatus(ctx, id, StatusActive)
-	case ActionDeactivate:
-		err = l.setStatus(ctx, id, StatusInactive)
-	case ActionDelete:
-		err = l.deleteKey(ctx, id)
-	default:
-		return KeyChange{}, fmt.Errorf("unknown key action %q", action)
-	}
-	if err != nil || !k.InKeychain || action == ActionActivate {
-		return res, err
-	}
-	res.Sessions, _, err = l.dropSessions(id)
-	if err != nil || action != ActionDelete {
-		return res, err
-	}
-	if err := l.m.Vault.RemoveKey(l.Profile); err != nil && !errors.Is(err, vault.ErrNotFound) {
-		return res, fmt.Errorf("removing the deleted key from the keychain: %w", err)
-	}
-	res.RemovedFromVault = true
-	return res, nil
-}
-
-func (l *Session) setStatus(ctx context.Context, id, status string) error {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	_, err := l.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-		UserName: aws.String(l.User.UserName), AccessKeyId: aws.String(id), Status: iamtypes.StatusType(status),
-	})
-	if err != nil {
-		return fmt.Errorf("setting key %s of IAM user %q %s: %w", broker.MaskKeyID(id), l.User.UserName, status, l.classify(err))
-	}
-	return nil
-}
-
-// deleteKey deletes key id; a key already gone is not an error, so that a
-// resumed rotation can repeat the step.
-func (l *Session) deleteKey(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	_, err := l.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(l.User.UserName), AccessKeyId: aws.String(id)})
-	var gone *iamtypes.NoSuchEntityException
-	if err != nil && !errors.As(err, &gone) {
-		return fmt.Errorf("deleting key %s of IAM user %q: %w", broker.MaskKeyID(id), l.User.UserName, l.classify(err))
-	}
-	return nil
-}
-
-// dropSessions drops every cached session minted from key id and returns
-// how many there were and when the last of them expires.
-func (l *Session) dropSessions(id string) (int, time.Time, error) {
-	var latest time.Time
-	n, err := l.m.DropSessions(func(s vault.Session) bool {
-		if s.SourceKeyID != id {
-			return false
-		}
-		if s.Expiration.After(latest) {
-			latest = s.Expiration
-		}
-		return true
-	})
-	return n, latest, err
-}
-
 // classify: IAM is called with the MFA session minted from the stored key.
 func (l *Session) classify(err error) error {
 	return broker.Classify(err, "iam", l.Profile, l.Key.AccessKeyID)
 }
 
+// isNoSuchEntity: IAM says there is no such user or key. Some calls
+// (GetAccessKeyLastUsed) do not model the error, so it comes by code.
 func isNoSuchEntity(err error) bool {
-	var gone *iamtypes.NoSuchEntityException
-	return errors.As(err, &gone)
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchEntity"
 }
 
 // ValidateKeyID checks the shape of a long-term access key ID.

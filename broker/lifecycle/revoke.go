@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -19,6 +20,9 @@ import (
 
 // RevokeOptions shape a revocation.
 type RevokeOptions struct {
+	KeyID    string // a key of the account other than the profile's own ("": the profile's)
+	Sessions bool   // also deny the sessions minted before now (DenyOlderSessions)
+
 	afterStep  func(step string) error // test hook, as in RotateOptions
 	verifyWait time.Duration
 }
@@ -39,6 +43,8 @@ type RevokeResult struct {
 	Orphan       string     // a key left by an interrupted rotation and deleted
 	Sessions     int        // cached sessions of the key dropped
 	LatestExpiry time.Time  // when the last of them expires: issued sessions stay valid until then
+	Other        bool       // KeyID is not the profile's own key but User's
+	Denied       *Denial    // the sessions policy put (Sessions), nil if none
 }
 
 // Revoke deactivates the key behind profile name.
@@ -52,21 +58,34 @@ func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (
 	if err != nil {
 		return RevokeResult{}, err
 	}
-	return l.revoke(ctx, opts)
+	var res RevokeResult
+	if opts.KeyID != "" && opts.KeyID != l.Key.AccessKeyID {
+		res, err = l.revokeOther(ctx, opts.KeyID)
+	} else {
+		res, err = l.revoke(ctx, opts)
+	}
+	if err != nil || !opts.Sessions {
+		return res, err
+	}
+	// Last: the policy also denies the MFA session this command signs with.
+	if res.Denied, err = l.DenyOlderSessions(ctx, res.User); err != nil {
+		return res, fmt.Errorf("the key is deactivated, but denying the older sessions failed: %w", err)
+	}
+	return res, nil
 }
 
 // revoke deactivates the keychain's key, replacing it first when it can.
 // The caller holds LockKeys.
 func (l *Session) revoke(ctx context.Context, opts RevokeOptions) (RevokeResult, error) {
 	res := RevokeResult{Profile: l.Profile, User: l.User.UserName, KeyID: l.Key.AccessKeyID}
-	ro := RotateOptions{KeepOld: true, afterStep: opts.afterStep, verifyWait: opts.verifyWait}
+	ro := RotateOptions{revoking: true, afterStep: opts.afterStep, verifyWait: opts.verifyWait}
 	var rr RotateResult
 	j, found, err := l.journal(ctx, &rr)
 	res.Resumed, res.Orphan = rr.Resumed, rr.Orphan
 	if err != nil {
 		return res, err
 	}
-	keys, err := l.listKeys(ctx)
+	keys, err := l.listKeys(ctx, l.User.UserName)
 	if err != nil {
 		return res, err
 	}
@@ -96,7 +115,7 @@ func (l *Session) revoke(ctx context.Context, opts RevokeOptions) (RevokeResult,
 		res.NoSlot = true
 	}
 	// No replacement: deactivate at once.
-	if err := l.setStatus(ctx, res.KeyID, StatusInactive); err != nil {
+	if err := l.setStatus(ctx, l.User.UserName, res.KeyID, StatusInactive); err != nil {
 		return res, err
 	}
 	res.Sessions, res.LatestExpiry, err = l.dropSessions(res.KeyID)

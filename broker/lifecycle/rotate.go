@@ -20,6 +20,8 @@ import (
 //   - the user with at most two keys,
 //   - a journal from which the next rotate finishes or undoes the work.
 //
+// Before anything changes, the old key's last use is checked (usecheck.go),
+// and a key an earlier rotation left inactive is deleted to free its slot.
 // The steps, each followed by the test hook afterStep:
 //
 //	begin       journal "creating" (old key, the keys the user has)
@@ -30,8 +32,11 @@ import (
 //	switched    journal "switched"
 //	drop        sessions cached from the old key dropped
 //	deactivate  old key Inactive
+//	tag         the old key's description moved to the new key, and the
+//	            old key marked as left inactive by this rotation
 //	deactivated journal "deactivated"
-//	delete      old key deleted (skipped with KeepOld)
+//	delete      old key deleted (only for a journal of an older broker
+//	            that asked for it: the seeds' flow keeps the old key)
 //	finish      journal removed
 //
 // Resuming from the journal: "creating" means the new key's secret may be
@@ -50,6 +55,7 @@ const (
 	stepSwitched    = "switched"
 	stepDrop        = "drop"
 	stepDeactivate  = "deactivate"
+	stepTag         = "tag"
 	stepDeactivated = "deactivated"
 	stepDelete      = "delete"
 	stepFinish      = "finish"
@@ -57,7 +63,7 @@ const (
 
 // rotateSteps lists the steps in order, for tests.
 var rotateSteps = []string{stepBegin, stepCreate, stepRecord, stepVerify, stepSwitch, stepSwitched,
-	stepDrop, stepDeactivate, stepDeactivated, stepDelete, stepFinish}
+	stepDrop, stepDeactivate, stepTag, stepDeactivated, stepFinish} // stepDelete: only older journals
 
 // Journal states.
 const (
@@ -73,8 +79,10 @@ const defaultVerifyWait = 10 * time.Second
 
 // RotateOptions shape a rotation.
 type RotateOptions struct {
-	KeepOld        bool // leave the old key inactive for a grace period instead of deleting it
 	DeleteInactive bool // with two keys, delete the other one if it is inactive, to free a slot
+	Force          bool // rotate even if something other than broker used the old key last
+
+	revoking   bool                    // revoke: no use check, and the old key is not marked for deletion
 
 	afterStep  func(step string) error // test hook: an error stops the rotation there, as a crash would
 	verifyWait time.Duration           // 0: defaultVerifyWait
@@ -86,8 +94,11 @@ type RotateResult struct {
 	User            string
 	OldKeyID        string
 	NewKeyID        string
-	OldDeleted      bool      // false with KeepOld: the old key is left inactive
-	DeletedInactive string    // the inactive spare deleted to free a slot (DeleteInactive)
+	OldDeleted      bool      // only for an older broker's journal that asked for it
+	DeletedInactive string    // the inactive spare deleted to free a slot
+	RotatedOut      bool      // the deleted spare was the old key of an earlier rotation
+	Described       string    // the description moved from the old key to the new one
+	TagErr          error     // why the old key could not be marked or its description moved
 	Resumed         string    // the state of an interrupted rotation found, "" if none
 	Orphan          string    // a key left by an interrupted rotation and deleted
 	Sessions        int       // cached sessions of the old key dropped
@@ -181,7 +192,7 @@ func (l *Session) journal(ctx context.Context, res *RotateResult) (vault.Rotatio
 // the journal. The orphan is a key that is neither the stored key nor one the
 // user had when the rotation began; its secret may be lost.
 func (l *Session) undo(ctx context.Context, j vault.Rotation) (orphan string, err error) {
-	keys, err := l.listKeys(ctx)
+	keys, err := l.listKeys(ctx, l.User.UserName)
 	if err != nil {
 		return "", err
 	}
@@ -192,7 +203,7 @@ func (l *Session) undo(ctx context.Context, j vault.Rotation) (orphan string, er
 		if k.ID != j.NewKey.AccessKeyID && (k.ID == j.OldKeyID || slices.Contains(j.Known, k.ID)) {
 			continue // the user had it before the rotation began
 		}
-		if err := l.deleteKey(ctx, k.ID); err != nil {
+		if err := l.deleteKey(ctx, l.User.UserName, k.ID); err != nil {
 			return "", err
 		}
 		orphan = k.ID
@@ -210,31 +221,45 @@ func (o RotateOptions) after(step string) error {
 	return o.afterStep(step)
 }
 
-// start checks the two-key limit, journals, creates the new key and keeps
-// its secret, then hands over to finish.
+// start checks the old key's last use and the two-key limit, journals,
+// creates the new key and keeps its secret, then hands over to finish.
 func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResult) (RotateResult, error) {
-	keys, err := l.listKeys(ctx)
+	keys, err := l.listKeys(ctx, l.User.UserName)
 	if err != nil {
 		return res, err
 	}
-	if _, ok := findKey(keys, l.Key.AccessKeyID); !ok {
+	old, ok := findKey(keys, l.Key.AccessKeyID)
+	if !ok {
 		return res, fmt.Errorf("the keychain's key %s of profile %q is not among the access keys of IAM user %q", broker.MaskKeyID(l.Key.AccessKeyID), l.Profile, l.User.UserName)
 	}
-	if len(keys) >= MaxKeysPerUser {
-		limit := &KeyLimitError{Profile: l.Profile, User: l.User.UserName, Keys: keys}
-		spare, ok := limit.Spare()
-		if !opts.DeleteInactive || !ok || spare.Status != StatusInactive || len(keys) > MaxKeysPerUser {
-			return res, limit
-		}
-		if err := l.deleteKey(ctx, spare.ID); err != nil {
+	if !opts.Force && !opts.revoking {
+		if err := l.checkUse(ctx, old); err != nil {
 			return res, err
 		}
-		res.DeletedInactive = spare.ID
+	}
+	if len(keys) >= MaxKeysPerUser {
+		tags, err := l.userTags(ctx, l.User.UserName)
+		if err != nil {
+			return res, err
+		}
+		for i := range keys {
+			tags.describe(&keys[i])
+		}
+		limit := &KeyLimitError{Profile: l.Profile, User: l.User.UserName, Keys: keys}
+		spare, ok := limit.Spare()
+		free := opts.DeleteInactive || spare.RotatedOut != nil
+		if !free || !ok || spare.Status != StatusInactive || len(keys) > MaxKeysPerUser {
+			return res, limit
+		}
+		if err := l.deleteKey(ctx, l.User.UserName, spare.ID); err != nil {
+			return res, err
+		}
+		res.DeletedInactive, res.RotatedOut = spare.ID, spare.RotatedOut != nil
 		keys = slices.DeleteFunc(keys, func(k AccessKey) bool { return k.ID == spare.ID })
 	}
 	j := vault.Rotation{
 		Profile: l.Profile, State: stateCreating, OldKeyID: l.Key.AccessKeyID,
-		KeepOld: opts.KeepOld, Started: l.m.now().UTC(),
+		KeepOld: true, Started: l.m.now().UTC(),
 	}
 	for _, k := range keys {
 		j.Known = append(j.Known, k.ID)
@@ -284,7 +309,7 @@ func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResul
 // finish takes a journaled rotation from its state to the end.
 func (l *Session) finish(ctx context.Context, j vault.Rotation, opts RotateOptions, res RotateResult) (RotateResult, error) {
 	res.OldKeyID, res.NewKeyID = j.OldKeyID, j.NewKey.AccessKeyID
-	keepOld := j.KeepOld || opts.KeepOld
+	keepOld := j.KeepOld
 	if j.State == stateCreated {
 		if l.Key.AccessKeyID != j.NewKey.AccessKeyID {
 			if err := l.verify(ctx, j.NewKey, opts.verifyWait); err != nil {
@@ -323,10 +348,19 @@ func (l *Session) finish(ctx context.Context, j vault.Rotation, opts RotateOptio
 		if err := opts.after(stepDrop); err != nil {
 			return res, err
 		}
-		if err := l.setStatus(ctx, j.OldKeyID, StatusInactive); err != nil && !isNoSuchEntity(err) {
+		if err := l.setStatus(ctx, l.User.UserName, j.OldKeyID, StatusInactive); err != nil && !isNoSuchEntity(err) {
 			return res, err
 		}
 		if err := opts.after(stepDeactivate); err != nil {
+			return res, err
+		}
+		// Best effort: without iam:TagUser the rotation still works, and
+		// the next one asks for --delete-inactive.
+		res.Described, res.TagErr = l.moveDescription(ctx, j.OldKeyID, j.NewKey.AccessKeyID, l.m.now(), !opts.revoking)
+		if res.TagErr != nil {
+			l.m.debugf("marking the old key: %v", res.TagErr)
+		}
+		if err := opts.after(stepTag); err != nil {
 			return res, err
 		}
 		j.State = stateDeactivated
@@ -338,7 +372,7 @@ func (l *Session) finish(ctx context.Context, j vault.Rotation, opts RotateOptio
 		}
 	}
 	if !keepOld {
-		if err := l.deleteKey(ctx, j.OldKeyID); err != nil {
+		if err := l.deleteKey(ctx, l.User.UserName, j.OldKeyID); err != nil {
 			return res, err
 		}
 		res.OldDeleted = true
