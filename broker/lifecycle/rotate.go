@@ -82,7 +82,7 @@ type RotateOptions struct {
 	DeleteInactive bool // with two keys, delete the other one if it is inactive, to free a slot
 	Force          bool // rotate even if something other than broker used the old key last
 
-	revoking   bool                    // revoke: no use check, and the old key is not marked for deletion
+	revoking bool // revoke: no use check, and the old key is not marked for deletion
 
 	afterStep  func(step string) error // test hook: an error stops the rotation there, as a crash would
 	verifyWait time.Duration           // 0: defaultVerifyWait

@@ -113,4 +113,3 @@ type Statement struct {
 	Resource  any                       `json:"Resource"`
 	Condition map[string]map[string]any `json:"Condition,omitempty"`
 }
-
