@@ -188,7 +188,7 @@ func (l *Session) userKeys(ctx context.Context, user string, rows map[string]rep
 	for i := range keys {
 		k := &keys[i]
 		tags.describe(k)
-		if rk, ok := row.slotOf(k.Created); inReport && ok && (rk.LastUsed == nil || rk.Service != "") {
+		if rk, ok := row.slotOf(i, k.Created); inReport && ok && (rk.LastUsed == nil || rk.Service != "") {
 			k.LastUsed, k.LastService, k.LastRegion = rk.LastUsed, rk.Service, rk.Region
 			continue
 		}

@@ -219,7 +219,7 @@ func (l *Session) listKeys(ctx context.Context, user string) ([]AccessKey, error
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b AccessKey) int { return a.Created.Compare(b.Created) })
+	slices.SortStableFunc(keys, func(a, b AccessKey) int { return a.Created.Compare(b.Created) })
 	return keys, nil
 }
 

@@ -105,13 +105,21 @@ func reportTime(v string) (time.Time, bool) {
 	return t.UTC(), true
 }
 
-// slotOf finds the report slot of a key created at created: the one whose
-// last_rotated time is that second.
-func (r reportRow) slotOf(created time.Time) (reportKey, bool) {
-	for _, k := range r.Keys {
+// slotOf finds the report slot of the user's key number i (oldest first),
+// created at created: the one whose last_rotated time is that second, or
+// slot i if both are.
+func (r reportRow) slotOf(i int, created time.Time) (reportKey, bool) {
+	var match []int
+	for n, k := range r.Keys {
 		if k.Present && k.Rotated.Truncate(time.Second).Equal(created.Truncate(time.Second)) {
-			return k, true
+			match = append(match, n)
 		}
+	}
+	switch {
+	case len(match) == 1:
+		return r.Keys[match[0]], true
+	case len(match) > 1 && i < len(r.Keys):
+		return r.Keys[i], true
 	}
 	return reportKey{}, false
 }
