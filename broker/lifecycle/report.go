@@ -73,7 +73,7 @@ func parseReport(data []byte) ([]reportRow, error) {
 			p := fmt.Sprintf("access_key_%d_", n+1)
 			k := &row.Keys[n]
 			k.Active = get(p+"active") == "true"
-			if t, ok := reportTime(get(p + "last_rotated")); ok {
+			if t, ok := reportTime(get(p + "last_rotated")); ok && !t.IsZero() {
 				k.Present, k.Rotated = true, t
 			}
 			if t, ok := reportTime(get(p + "last_used_date")); ok {

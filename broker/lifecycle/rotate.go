@@ -143,6 +143,11 @@ func (m *Manager) Rotate(ctx context.Context, name string, opts RotateOptions) (
 		return RotateResult{}, err
 	}
 	defer unlock()
+	if !opts.Force {
+		if err := m.checkUse(ctx, name); err != nil {
+			return RotateResult{}, err
+		}
+	}
 	l, err := m.Open(ctx, name)
 	if err != nil {
 		return RotateResult{}, err
@@ -221,21 +226,15 @@ func (o RotateOptions) after(step string) error {
 	return o.afterStep(step)
 }
 
-// start checks the old key's last use and the two-key limit, journals,
+// start checks the two-key limit, journals,
 // creates the new key and keeps its secret, then hands over to finish.
 func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResult) (RotateResult, error) {
 	keys, err := l.listKeys(ctx, l.User.UserName)
 	if err != nil {
 		return res, err
 	}
-	old, ok := findKey(keys, l.Key.AccessKeyID)
-	if !ok {
+	if _, ok := findKey(keys, l.Key.AccessKeyID); !ok {
 		return res, fmt.Errorf("the keychain's key %s of profile %q is not among the access keys of IAM user %q", broker.MaskKeyID(l.Key.AccessKeyID), l.Profile, l.User.UserName)
-	}
-	if !opts.Force && !opts.revoking {
-		if err := l.checkUse(ctx, old); err != nil {
-			return res, err
-		}
 	}
 	if len(keys) >= MaxKeysPerUser {
 		tags, err := l.userTags(ctx, l.User.UserName)

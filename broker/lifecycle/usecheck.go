@@ -16,7 +16,8 @@ import (
 // serves (GetSessionToken, AssumeRole). IAM records a key's last use (when,
 // service, region): a use by another service, or by STS in another region,
 // was not broker's. (Nor can a time be told apart: IAM keeps only the last
-// use, and broker does not log its own.)
+// use, and broker does not log its own; a use by another program is seen
+// only if it came after broker's own last use of the key.)
 
 // UseError stops a rotation whose old key was last used by something other
 // than broker; nothing was changed.
@@ -42,8 +43,21 @@ func orUnknown(s string) string {
 	return s
 }
 
-// checkUse asks IAM where old was last used and refuses if not by broker.
-func (l *Session) checkUse(ctx context.Context, old AccessKey) error {
+// checkUse asks IAM where the key behind profile name was last used and
+// refuses if not by broker. It runs before Open, whose GetCallerIdentity
+// would itself be the key's last use: signed with the MFA session, the
+// check uses the key only if no session is cached (to mint one, with STS,
+// as broker does). A rotation already under way is not checked again.
+func (m *Manager) checkUse(ctx context.Context, name string) error {
+	p, key, creds, err := m.MFASession(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Vault.Rotation(p.Root); err == nil {
+		return nil
+	}
+	l := &Session{m: m, Profile: p.Root, Key: key, iam: m.IAM(creds)}
+	old := AccessKey{ID: key.AccessKeyID}
 	if err := l.lastUsed(ctx, &old); err != nil {
 		return err
 	}
