@@ -185,3 +185,28 @@ func TestRevokeOtherKeyAndSessions(t *testing.T) {
 		t.Errorf("revoking a key nobody has: %v", err)
 	}
 }
+
+// After a rotation the user has two keys, one left inactive by it: revoke
+// deletes that one to make a replacement, as the next rotate would.
+func TestRevokeAfterRotate(t *testing.T) {
+	w := newKeyWorld(t, "")
+	ctx := t.Context()
+	first := w.key.AccessKeyID
+	if _, err := w.b.Rotate(ctx, "dev", RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := w.stored().AccessKeyID
+	res, err := w.b.Revoke(ctx, "dev", RevokeOptions{})
+	if err != nil || res.NoSlot || res.NewKeyID == "" || res.KeyID != second {
+		t.Fatalf("revoke after rotate: %+v, %v", res, err)
+	}
+	keys := w.checkInvariants("after revoke")
+	if _, ok := keys[first]; ok || keys[second] != StatusInactive || keys[res.NewKeyID] != StatusActive {
+		t.Errorf("keys %v; want the first key deleted, the revoked one inactive, a new one", keys)
+	}
+	// The revoked key is kept for the investigation: not marked for the next rotate to delete.
+	var limit *KeyLimitError
+	if _, err := w.b.Rotate(ctx, "dev", RotateOptions{}); !errors.As(err, &limit) {
+		t.Errorf("rotate after revoke: %v, want the two-key refusal", err)
+	}
+}

@@ -11,8 +11,9 @@ import (
 // free key slot, a replacement is minted, verified and stored first (the
 // rotation machinery, journal included, keeping the old key inactive rather
 // than deleting it, so that what it did can still be looked up), so the
-// profile keeps working. Without a free slot the key is deactivated at once
-// and the profile has no working key until the user makes one.
+// profile keeps working; a key an earlier rotation left inactive is
+// deleted to free the slot. Without a free slot the key is deactivated at
+// once and the profile has no working key until the user makes one.
 //
 // An interrupted rotation found in the journal was replacing this very key:
 // revoke finishes it, leaving the old key inactive, which is the revocation
@@ -103,7 +104,7 @@ func (l *Session) revoke(ctx context.Context, opts RevokeOptions) (RevokeResult,
 	case found:
 		rr, err = l.finish(ctx, j, ro, rr)
 		return res.from(rr), err
-	case len(keys) < MaxKeysPerUser:
+	case len(keys) < MaxKeysPerUser || l.hasRotatedSpare(ctx, keys):
 		rr, err = l.start(ctx, ro, rr)
 		if err == nil || rr.switched {
 			// Failed after the switch: the journal lets the next revoke finish.
@@ -129,4 +130,21 @@ func (res RevokeResult) from(rr RotateResult) RevokeResult {
 		res.Orphan = rr.Orphan
 	}
 	return res
+}
+
+// hasRotatedSpare: one of keys other than the keychain's is inactive and
+// left so by a rotation, so start may delete it to make a replacement.
+func (l *Session) hasRotatedSpare(ctx context.Context, keys []AccessKey) bool {
+	tags, err := l.userTags(ctx, l.User.UserName)
+	if err != nil {
+		l.m.debugf("reading the tags of the keys: %v", err)
+		return false
+	}
+	for _, k := range keys {
+		tags.describe(&k)
+		if !k.InKeychain && k.RotatedOut != nil {
+			return true
+		}
+	}
+	return false
 }
