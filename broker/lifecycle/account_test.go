@@ -17,7 +17,7 @@ import (
 
 // useKey signs one call with a key, as a program other than broker would:
 // moto records the key's last use (service, region).
-func useKey(t *testing.T, srv *moto.Server, id, secret, service, region string) {
+func useKey(t testing.TB, srv *moto.Server, id, secret, service, region string) {
 	t.Helper()
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, nil

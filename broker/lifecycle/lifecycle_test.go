@@ -41,7 +41,7 @@ func (c *codes) count() int {
 
 // keyWorld is moto with user alice, her key stored for profile dev.
 type keyWorld struct {
-	t     *testing.T
+	t     testing.TB
 	aws   *moto.Server
 	b     *Manager
 	codes *codes
@@ -50,7 +50,7 @@ type keyWorld struct {
 
 const testUser = "alice"
 
-func newKeyWorld(t *testing.T, config string) *keyWorld {
+func newKeyWorld(t testing.TB, config string) *keyWorld {
 	t.Helper()
 	srv := moto.Start(t)
 	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
