@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,9 +197,15 @@ func TestRevokeAfterRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := w.stored().AccessKeyID
-	res, err := w.b.Revoke(ctx, "dev", RevokeOptions{})
-	if err != nil || res.NoSlot || res.NewKeyID == "" || res.KeyID != second {
+	res, err := w.b.Revoke(ctx, "dev", RevokeOptions{Sessions: true})
+	if err != nil || res.NoSlot || res.NewKeyID == "" || res.KeyID != second || res.Denied == nil || res.Denied.User != testUser {
 		t.Fatalf("revoke after rotate: %+v, %v", res, err)
+	}
+	if doc := w.aws.UserPolicy(t, testUser, RevokePolicyName); !strings.Contains(doc, `"DateLessThan":{"aws:TokenIssueTime":"`) {
+		t.Errorf("the sessions policy on the profile's own user: %q", doc)
+	}
+	if n := w.sessionsOf(second) + w.sessionsOf(res.NewKeyID); n != 0 {
+		t.Errorf("%d cached sessions of the user's keys remain", n)
 	}
 	keys := w.checkInvariants("after revoke")
 	if _, ok := keys[first]; ok || keys[second] != StatusInactive || keys[res.NewKeyID] != StatusActive {

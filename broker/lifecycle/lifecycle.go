@@ -21,12 +21,15 @@ import (
 )
 
 // The key lifecycle (`broker keys`, `rotate`, `revoke`) manages the IAM
-// access keys of the user behind a profile's stored key. Every IAM call:
+// access keys of the user behind a profile's stored key, and with the
+// permission the keys of the account's other users. Every IAM call:
 //   - is signed with the profile's MFA session (IAM refuses session
 //     credentials minted without MFA), minted once per command, so one code
 //     serves a whole command even when the stored key changes half-way;
-//   - names the user explicitly (found with GetCallerIdentity signed by the
-//     long-term key), never relying on the caller being implied.
+//   - names the user explicitly (the profile's own, found with
+//     GetCallerIdentity signed by the long-term key; or the one asked for,
+//     or the owner IAM names for a key), never relying on the caller being
+//     implied.
 
 // DefaultKeyMaxAge is the age in days past which `broker keys` warns;
 // a profile's broker_key_max_age overrides it.
