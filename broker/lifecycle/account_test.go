@@ -77,6 +77,7 @@ func keyByID(keys []AccessKey, id string) AccessKey {
 }
 
 func TestAccountKeys(t *testing.T) {
+	t.Parallel()
 	a := newAccount(t)
 	l := a.open(t)
 	ctx := t.Context()
@@ -151,6 +152,7 @@ func (refusingIAM) GenerateCredentialReport(context.Context, *iam.GenerateCreden
 }
 
 func TestAccountKeysWithoutReport(t *testing.T) {
+	t.Parallel()
 	a := newAccount(t)
 	real := a.b.IAM
 	a.b.IAM = func(c broker.Creds) iamAPI { return refusingIAM{real(c)} }
@@ -171,6 +173,7 @@ func TestAccountKeysWithoutReport(t *testing.T) {
 }
 
 func TestOtherUsersKeys(t *testing.T) {
+	t.Parallel()
 	a := newAccount(t)
 	l := a.open(t)
 	ctx := t.Context()

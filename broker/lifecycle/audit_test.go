@@ -38,7 +38,6 @@ func (rootSTS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, .
 func auditWorld(t *testing.T) (*Manager, *auditCodes, map[string]vault.Key) {
 	t.Helper()
 	srv := moto.Start(t)
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	keys := map[string]vault.Key{}
 	for profile, user := range map[string]string{"dev": "alice", "ops": "bob", "boss": "carol"} {
 		id, secret := srv.NewUserKey(t, user)
@@ -55,7 +54,8 @@ func auditWorld(t *testing.T) (*Manager, *auditCodes, map[string]vault.Key) {
 	}
 	codes := &auditCodes{}
 	b := New(&broker.Broker{Config: cfg, Vault: vault.New(keyring.NewArrayKeyring(nil), "test"), MFA: codes,
-		Clients: broker.DefaultClients(), LockDir: t.TempDir()})
+		Clients: stsAt(srv), LockDir: t.TempDir()})
+	b.IAM = iamAt(srv)
 	real := b.Clients.STS
 	b.Clients.STS = func(c broker.Creds, region string) broker.STSAPI {
 		if c.AccessKeyID == keys["boss"].AccessKeyID {
@@ -72,6 +72,7 @@ func auditWorld(t *testing.T) (*Manager, *auditCodes, map[string]vault.Key) {
 }
 
 func TestAuditKeys(t *testing.T) {
+	t.Parallel()
 	b, codes, keys := auditWorld(t)
 	got, err := b.AuditKeys(t.Context(), AuditOptions{})
 	if err != nil {
@@ -123,6 +124,7 @@ func TestAuditKeys(t *testing.T) {
 }
 
 func TestKeyOwners(t *testing.T) {
+	t.Parallel()
 	b, _, keys := auditWorld(t)
 	stored, err := b.AuditKeys(t.Context(), AuditOptions{NoIAM: true})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 // A description set as the console does moves to the new key when the
 // key is rotated; the old key shows as left inactive by the rotation.
 func TestDescriptionMovesWithRotation(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	old := w.key.AccessKeyID
@@ -68,8 +69,10 @@ func TestDescriptionMovesWithRotation(t *testing.T) {
 // Seed step 3: a key last used by anything but broker stops the rotation
 // before any change; --force goes ahead.
 func TestRotateUseCheck(t *testing.T) {
+	t.Parallel()
 	for _, use := range []struct{ service, region string }{{"iam", "us-east-1"}, {"sts", "ap-southeast-2"}} {
 		t.Run(use.service+"-"+use.region, func(t *testing.T) {
+			t.Parallel()
 			w := newKeyWorld(t, "")
 			ctx := t.Context()
 			// broker's MFA session is cached; then another program uses the key.
@@ -114,6 +117,7 @@ func (s otherAccountSTS) GetAccessKeyInfo(ctx context.Context, in *sts.GetAccess
 }
 
 func TestFind(t *testing.T) {
+	t.Parallel()
 	a := newAccount(t)
 	const foreign = "AKIA0THERACC0UNT0000"
 	real := a.b.Clients.STS
@@ -148,6 +152,7 @@ func TestFind(t *testing.T) {
 // revoke --key deactivates another user's key at once; --sessions puts
 // the documented policy denying sessions issued before now.
 func TestRevokeOtherKeyAndSessions(t *testing.T) {
+	t.Parallel()
 	a := newAccount(t)
 	ctx := t.Context()
 	start := time.Now().UTC().Truncate(time.Second)
@@ -190,6 +195,7 @@ func TestRevokeOtherKeyAndSessions(t *testing.T) {
 // After a rotation the user has two keys, one left inactive by it: revoke
 // deletes that one to make a replacement, as the next rotate would.
 func TestRevokeAfterRotate(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	first := w.key.AccessKeyID

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/99designs/keyring"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
 	"github.com/broker-dev/broker/internal/moto"
@@ -53,7 +56,6 @@ const testUser = "alice"
 func newKeyWorld(t testing.TB, config string) *keyWorld {
 	t.Helper()
 	srv := moto.Start(t)
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	id, secret := srv.NewUserKey(t, testUser)
 	serial := srv.NewMFADevice(t, testUser)
 	path := filepath.Join(t.TempDir(), "config")
@@ -70,13 +72,28 @@ func newKeyWorld(t testing.TB, config string) *keyWorld {
 		Config:  cfg,
 		Vault:   vault.New(keyring.NewArrayKeyring(nil), "test"),
 		MFA:     w.codes,
-		Clients: broker.DefaultClients(),
+		Clients: stsAt(srv),
 		LockDir: t.TempDir(),
 	})
+	w.b.IAM = iamAt(srv)
 	if err := w.b.Vault.SetKey("dev", w.key); err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// stsAt and iamAt make clients for srv, named explicitly rather than
+// through AWS_ENDPOINT_URL (t.Setenv), so that tests can run in parallel.
+func stsAt(srv *moto.Server) broker.Clients {
+	return broker.Clients{STS: func(c broker.Creds, region string) broker.STSAPI {
+		return sts.New(sts.Options{Region: region, Credentials: staticProvider(c), BaseEndpoint: aws.String(srv.URL)})
+	}}
+}
+
+func iamAt(srv *moto.Server) func(broker.Creds) iamAPI {
+	return func(c broker.Creds) iamAPI {
+		return iam.New(iam.Options{Region: "us-east-1", Credentials: staticProvider(c), BaseEndpoint: aws.String(srv.URL)})
+	}
 }
 
 // stored is the key the keychain holds for dev.
@@ -123,6 +140,7 @@ func (w *keyWorld) checkRotated(when, oldID string) {
 }
 
 func TestKeysList(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "broker_key_max_age = 120\n")
 	otherID, _ := w.aws.NewUserKey(t, testUser) // never used
 	ctx := t.Context()
@@ -171,6 +189,7 @@ func TestKeysList(t *testing.T) {
 }
 
 func TestKeyChanges(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	otherID, _ := w.aws.NewUserKey(t, testUser)
 	ctx := t.Context()

@@ -12,6 +12,7 @@ const reportHeader = "user,arn,user_creation_time,password_enabled,password_last
 	"cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
 
 func TestParseReport(t *testing.T) {
+	t.Parallel()
 	text := reportHeader +
 		"<root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,2024-05-01T10:00:00+00:00,not_supported,not_supported,true," +
 		"true,2021-03-04T05:06:07+00:00,2024-06-01T00:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n" +

@@ -17,6 +17,7 @@ var errCrash = errors.New("injected crash")
 // completes: exactly one key, active and stored, no journal. Every rotate
 // asks for at most one MFA code.
 func TestRotateCrashSafety(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	for _, step := range rotateSteps {
@@ -67,6 +68,7 @@ func TestRotateCrashSafety(t *testing.T) {
 }
 
 func TestRotateOneCode(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	old := w.key.AccessKeyID
 	res, err := w.b.Rotate(t.Context(), "dev", RotateOptions{})
@@ -103,6 +105,7 @@ func TestRotateOneCode(t *testing.T) {
 // rotation's; the next rotate deletes it first. An inactive key broker did
 // not leave behind is deleted only with DeleteInactive.
 func TestRotateKeepsOldKey(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	old := w.key.AccessKeyID
@@ -161,6 +164,7 @@ func TestRotateKeepsOldKey(t *testing.T) {
 }
 
 func TestRotateTwoActiveKeysRefused(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	w.aws.NewUserKey(t, testUser)
 	before := w.aws.AccessKeys(t, testUser)
@@ -188,6 +192,7 @@ func TestRotateTwoActiveKeysRefused(t *testing.T) {
 // Two rotations at once take turns (lockKeys): each would otherwise take the
 // other's new key for an orphan, or meet the two-key limit.
 func TestRotateConcurrent(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
