@@ -209,3 +209,41 @@ func TestOtherUsersKeys(t *testing.T) {
 		t.Errorf("alice's key is %q", got)
 	}
 }
+
+// rootReportIAM adds the root user's line to moto's credential report,
+// which moto leaves out: an active root key, used a year ago.
+type rootReportIAM struct{ iamAPI }
+
+func (r rootReportIAM) GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, opts ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
+	out, err := r.iamAPI.GetCredentialReport(ctx, in, opts...)
+	if err == nil {
+		out.Content = append(out.Content, []byte("<root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,N/A,not_supported,not_supported,true,"+
+			"true,2021-03-04T05:06:07+00:00,"+time.Now().AddDate(-1, 0, 0).UTC().Format(time.RFC3339)+",us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n")...)
+	}
+	return out, err
+}
+
+func TestAccountRootKey(t *testing.T) {
+	t.Parallel()
+	w := newKeyWorld(t, "")
+	real := w.b.IAM
+	w.b.IAM = func(c broker.Creds) iamAPI { return rootReportIAM{real(c)} }
+	l, err := w.b.Open(t.Context(), "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := l.Account(t.Context(), 90, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root []AccessKey
+	for _, k := range list.Keys {
+		if k.Root {
+			root = append(root, k)
+		}
+	}
+	if len(root) != 1 || root[0].User != RootUser || root[0].Status != StatusActive || root[0].LastService != "s3" ||
+		!slices.Equal(root[0].Flags, []string{FlagRoot, FlagOverMaxAge, FlagUnused}) {
+		t.Fatalf("root keys %+v", root)
+	}
+}
