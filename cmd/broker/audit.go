@@ -13,6 +13,7 @@ import (
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/keyscan"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
 
@@ -68,16 +69,16 @@ func auditCommand() *cli.Command {
 // auditFinding is a keyscan finding with what broker knows of its owner.
 type auditFinding struct {
 	keyscan.Finding
-	broker.KeyOwner
+	lifecycle.KeyOwner
 }
 
 // auditReport is `broker audit --json`.
 type auditReport struct {
-	Keys     []broker.KeyAudit `json:"keys"`
-	Findings []auditFinding    `json:"findings"`
-	Skipped  []auditSkip       `json:"skipped"`
-	Files    int               `json:"files_scanned"`
-	Found    int               `json:"found"` // what decides the exit status
+	Keys     []lifecycle.KeyAudit `json:"keys"`
+	Findings []auditFinding       `json:"findings"`
+	Skipped  []auditSkip          `json:"skipped"`
+	Files    int                  `json:"files_scanned"`
+	Found    int                  `json:"found"` // what decides the exit status
 }
 
 type auditSkip struct {
@@ -95,10 +96,10 @@ func runAudit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opt := broker.AuditOptions{Offline: c.Bool("offline"), NoIAM: c.Bool("no-iam") || c.Bool("offline")}
+	opt := lifecycle.AuditOptions{Offline: c.Bool("offline"), NoIAM: c.Bool("no-iam") || c.Bool("offline")}
 	stderr := c.App.ErrWriter
 
-	rep := auditReport{Keys: []broker.KeyAudit{}, Findings: []auditFinding{}, Skipped: []auditSkip{}}
+	rep := auditReport{Keys: []lifecycle.KeyAudit{}, Findings: []auditFinding{}, Skipped: []auditSkip{}}
 	var found []keyscan.Finding
 	for _, p := range paths {
 		res, err := keyscan.Scan(p, keyscan.Options{Exclude: c.StringSlice("exclude")})
@@ -115,13 +116,13 @@ func runAudit(c *cli.Context) error {
 	ctx, stop := signalContext(c)
 	defer stop()
 	// Without a keychain (a CI runner) the files are still audited.
-	b, err := newBroker(c)
+	b, err := newManager(c)
 	if err == nil {
 		rep.Keys, err = b.AuditKeys(ctx, opt)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: stored keys not audited: %s\n", oneLine(err.Error()))
-		b, rep.Keys = nil, []broker.KeyAudit{}
+		b, rep.Keys = nil, []lifecycle.KeyAudit{}
 	}
 	var ids, secrets []string
 	for _, f := range found {
@@ -133,7 +134,7 @@ func runAudit(c *cli.Context) error {
 			ids = append(ids, f.Value)
 		}
 	}
-	owners, secretOwners := map[string]broker.KeyOwner{}, map[string]string{}
+	owners, secretOwners := map[string]lifecycle.KeyOwner{}, map[string]string{}
 	if b != nil {
 		owners = b.KeyOwners(ctx, ids, rep.Keys, opt)
 		secretOwners = b.SecretProfiles(secrets, rep.Keys)
@@ -165,7 +166,7 @@ func runAudit(c *cli.Context) error {
 		}
 	}
 	if c.Bool("show-ids") && b != nil {
-		showStoredIDs(b, rep.Keys)
+		showStoredIDs(b.Broker, rep.Keys)
 	}
 
 	if c.Bool("json") {
@@ -186,7 +187,7 @@ func runAudit(c *cli.Context) error {
 }
 
 // showStoredIDs unmasks the stored keys' IDs (--show-ids).
-func showStoredIDs(b *broker.Broker, keys []broker.KeyAudit) {
+func showStoredIDs(b *broker.Broker, keys []lifecycle.KeyAudit) {
 	for i := range keys {
 		if k, err := b.Vault.Key(keys[i].Profile); err == nil {
 			keys[i].KeyID = k.AccessKeyID

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
 
@@ -19,59 +20,86 @@ import (
 func keysCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "keys",
-		Usage:     "list the access keys of a profile's IAM user; activate, deactivate or delete one",
+		Usage:     "list access keys (the profile's user's, another user's, or the whole account's); change one",
 		ArgsUsage: "PROFILE",
 		Description: "Lists every access key of the IAM user owning the profile's stored key: status, creation\n" +
-			"date, age, when, where and with which service it was last used, and which one the keychain\n" +
-			"holds. Warns about active keys older than --max-age days (default: the profile's\n" +
-			"broker_key_max_age, else 90).",
+			"date, age, when, where and with which service it was last used, its description, and which\n" +
+			"one the keychain holds. --user NAME lists another user's keys; --all lists every key of every\n" +
+			"IAM user of the account and the root user's, and exits 1 when a key is flagged (over-max-age,\n" +
+			"unused, two-active, root-key), 2 on error. --max-age defaults to the profile's\n" +
+			"broker_key_max_age, else 90; --unused-days to 90.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON for programs"},
-			&cli.StringFlag{Name: "max-age", Usage: "warn about keys older than `DAYS`"},
+			&cli.StringFlag{Name: "max-age", Usage: "flag active keys older than `DAYS`"},
+			&cli.BoolFlag{Name: "all", Usage: "every key of every IAM user of the account"},
+			&cli.StringFlag{Name: "user", Usage: "the keys of IAM user `NAME`"},
+			&cli.StringFlag{Name: "unused-days", Usage: "flag active keys not used for `DAYS`"},
 			mfaTokenFlag,
 		},
 		Subcommands: []*cli.Command{
-			keyChangeCommand(broker.ActionActivate, "make an inactive key work again"),
-			keyChangeCommand(broker.ActionDeactivate, "make a key stop working (it can be activated again)"),
-			keyChangeCommand(broker.ActionDelete, "delete an inactive key for good"),
+			keyChangeCommand(lifecycle.ActionActivate, "make an inactive key work again"),
+			keyChangeCommand(lifecycle.ActionDeactivate, "make a key stop working (it can be activated again)"),
+			keyChangeCommand(lifecycle.ActionDelete, "delete an inactive key for good"),
+			keysFindCommand(), keysDescribeCommand(),
 		},
 		BashComplete: completeProfiles,
 		Action:       runKeys,
 	}
 }
 
+// statusError is an error that ends broker with its own exit status.
+type statusError struct {
+	err    error
+	status int
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+func (e statusError) Unwrap() error { return e.err }
+
 func runKeys(c *cli.Context) error {
+	if c.Bool("all") {
+		flagged, err := runAccountKeys(c)
+		if err != nil {
+			return statusError{err, 2}
+		}
+		if flagged {
+			return exitCode(1)
+		}
+		return nil
+	}
 	name, err := profileArg(c)
 	if err != nil {
 		return err
 	}
-	maxAge := 0
-	if v := c.String("max-age"); v != "" {
-		if maxAge, err = broker.ParseMaxAge(v); err != nil {
-			return usageError{fmt.Errorf("--max-age: %w", err)}
-		}
+	maxAge, err := maxAgeOf(c, name, nil)
+	if err != nil {
+		return err
 	}
-	b, err := newBroker(c)
+	m, err := newManager(c)
 	if err != nil {
 		return err
 	}
 	if maxAge == 0 {
-		if maxAge, err = b.MaxKeyAge(name); err != nil {
+		if maxAge, err = m.MaxKeyAge(name); err != nil {
 			return err
 		}
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	l, err := b.Lifecycle(ctx, name)
+	l, err := m.Open(ctx, name)
 	if err != nil {
 		return err
 	}
-	list, err := l.Keys(ctx, maxAge)
+	user := l.User.UserName
+	if u := c.String("user"); u != "" {
+		user = u
+	}
+	list, err := l.KeysOf(ctx, user, maxAge)
 	if err != nil {
 		return err
 	}
 	for _, k := range list.Keys {
-		if !k.OverMaxAge || k.Status != broker.StatusActive {
+		if !k.OverMaxAge || k.Status != lifecycle.StatusActive {
 			continue
 		}
 		advice := fmt.Sprintf("rotate it with `broker rotate %s`", list.Profile)
@@ -82,143 +110,163 @@ func runKeys(c *cli.Context) error {
 			k.ID, k.AgeDays, list.MaxAgeDays, advice)
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return printJSON(c.App.Writer, list)
 	}
 	fmt.Fprintf(c.App.ErrWriter, "Access keys of IAM user %s (account %s), profile %q:\n", list.User, list.Account, list.Profile)
 	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "KEY ID\tSTATUS\tCREATED\tAGE\tLAST USED\tSERVICE\tREGION\tKEYCHAIN")
+	fmt.Fprintln(w, "KEY ID\tSTATUS\tCREATED\tAGE\tLAST USED\tSERVICE\tREGION\tKEYCHAIN\tDESCRIPTION")
 	for _, k := range list.Keys {
-		used, service, region := "never", "-", "-"
-		if k.LastUsed != nil {
-			used = k.LastUsed.Format(time.DateOnly)
-		}
-		if k.LastService != "" {
-			service = k.LastService
-		}
-		if k.LastRegion != "" {
-			region = k.LastRegion
-		}
-		age := fmt.Sprintf("%dd", k.AgeDays)
-		if k.OverMaxAge {
-			age += " (old)"
-		}
 		held := "-"
 		if k.InKeychain {
 			held = "yes"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Status, k.Created.Format(time.DateOnly), age, used, service, region, held)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, statusText(k), k.Created.Format(time.DateOnly), ageText(k), usedText(k), held, dash(k.Description))
 	}
 	return w.Flush()
 }
 
-func keyChangeCommand(action broker.KeyAction, usage string) *cli.Command {
-	flags := []cli.Flag{mfaTokenFlag}
-	if action != broker.ActionActivate {
-		flags = append(flags,
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
-			&cli.BoolFlag{Name: "force", Usage: "also when it is the key the keychain holds for the profile"},
-		)
-	}
-	return &cli.Command{
-		Name:         string(action),
-		Usage:        usage,
-		ArgsUsage:    "PROFILE KEY_ID",
-		Flags:        flags,
-		BashComplete: completeProfiles,
-		Action:       func(c *cli.Context) error { return runKeyChange(c, action) },
-	}
-}
-
-func runKeyChange(c *cli.Context, action broker.KeyAction) error {
-	if c.NArg() != 2 {
-		return usageError{fmt.Errorf("keys %s needs PROFILE and KEY_ID", action)}
-	}
-	name, err := checkProfileName(c.Args().Get(0))
-	if err != nil {
-		return err
-	}
-	id := c.Args().Get(1)
-	if err := broker.ValidateKeyID(id); err != nil {
-		return usageError{err}
-	}
-	yes, force := c.Bool("yes"), c.Bool("force")
-	if action != broker.ActionActivate {
-		// Fail before asking for an MFA code if no one could confirm.
-		if err := canConfirm(yes); err != nil {
-			return err
+// maxAgeOf reads --max-age (0: not given) and, into unused, --unused-days.
+func maxAgeOf(c *cli.Context, name string, unused *int) (int, error) {
+	maxAge := 0
+	var err error
+	if v := c.String("max-age"); v != "" {
+		if maxAge, err = lifecycle.ParseMaxAge(v); err != nil {
+			return 0, usageError{fmt.Errorf("--max-age: %w", err)}
 		}
 	}
-	b, err := newBroker(c)
+	if unused != nil {
+		*unused = lifecycle.DefaultUnusedDays
+		if v := c.String("unused-days"); v != "" {
+			if *unused, err = lifecycle.ParseMaxAge(v); err != nil {
+				return 0, usageError{fmt.Errorf("--unused-days: %w", err)}
+			}
+		}
+	}
+	return maxAge, nil
+}
+
+// runAccountKeys is `broker keys PROFILE --all`; it says whether a key is flagged.
+func runAccountKeys(c *cli.Context) (bool, error) {
+	name, err := profileArg(c)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if c.String("user") != "" {
+		return false, usageError{errors.New("--all and --user do not go together")}
+	}
+	var unused int
+	maxAge, err := maxAgeOf(c, name, &unused)
+	if err != nil {
+		return false, err
+	}
+	m, err := newManager(c)
+	if err != nil {
+		return false, err
+	}
+	if maxAge == 0 {
+		if maxAge, err = m.MaxKeyAge(name); err != nil {
+			return false, err
+		}
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	l, err := b.Lifecycle(ctx, name)
+	l, err := m.Open(ctx, name)
 	if err != nil {
-		return err
+		return false, err
 	}
-	k, err := l.CheckKeyChange(ctx, action, id, force)
+	list, err := l.Account(ctx, maxAge, unused)
 	if err != nil {
-		return keyChangeHint(err, name, id)
+		return false, err
 	}
-	if action != broker.ActionActivate {
-		what := ""
-		if k.InKeychain {
-			what = fmt.Sprintf(" It is the key of profile %q, which stops working.", l.Profile)
+	stderr := c.App.ErrWriter
+	if list.NoReport != "" {
+		fmt.Fprintf(stderr, "warning: no credential report (%s): last use asked key by key, and the root user's keys are not checked\n", list.NoReport)
+	}
+	counts := map[string]int{}
+	for _, k := range list.Keys {
+		for _, f := range k.Flags {
+			counts[f]++
 		}
-		question := fmt.Sprintf("%s access key %s (%s, created %s) of IAM user %s?%s",
-			capitalize(string(action)), id, k.Status, k.Created.Format(time.DateOnly), l.User.UserName, what)
-		if err := confirmed(yes, question); err != nil {
-			return err
+		if k.Root && k.Status == lifecycle.StatusActive {
+			fmt.Fprintf(stderr, "WARNING: the account's ROOT USER has an active access key (created %s, last used %s).\n"+
+				"  A root key has full access to the account that no policy can limit. Delete it: sign in as the root\n"+
+				"  user, open Security credentials, and delete the access key there.\n",
+				k.Created.Format(time.DateOnly), strings.ReplaceAll(usedText(k), "\t", " "))
 		}
 	}
-	ch, err := l.ChangeKey(ctx, action, id, force)
-	if err != nil {
-		return keyChangeHint(err, name, id)
+	if c.Bool("json") {
+		if err := printJSON(c.App.Writer, list); err != nil {
+			return false, err
+		}
+	} else if err := printAccount(c.App.Writer, list); err != nil {
+		return false, err
 	}
-	done := map[broker.KeyAction]string{broker.ActionActivate: "Activated", broker.ActionDeactivate: "Deactivated", broker.ActionDelete: "Deleted"}
-	fmt.Fprintf(c.App.ErrWriter, "%s access key %s of IAM user %s.\n", done[action], id, l.User.UserName)
-	if ch.Sessions > 0 {
-		fmt.Fprintf(c.App.ErrWriter, "Dropped %d cached session(s) minted from it; sessions already issued stay valid until they expire.\n", ch.Sessions)
+	var parts []string
+	flagged := 0
+	for _, f := range lifecycle.AllFlags {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[f], f))
+		flagged += counts[f]
 	}
-	if ch.RemovedFromVault {
-		fmt.Fprintf(c.App.ErrWriter, "Removed it from the keychain: profile %q has no key now (store one with `broker add %s`).\n", l.Profile, l.Profile)
-	}
-	return nil
+	fmt.Fprintf(stderr, "%d access keys of %d IAM users in account %s: %s.\n", len(list.Keys), list.Users, list.Account, strings.Join(parts, ", "))
+	return flagged > 0, nil
 }
 
-// keyChangeHint says what to do instead of a refused change.
-func keyChangeHint(err error, profile, id string) error {
-	switch {
-	case errors.Is(err, broker.ErrKeyActive):
-		return withHint(err, "deactivate it first (`broker keys deactivate %s %s`), check that nothing breaks, then delete it", profile, id)
-	case errors.Is(err, broker.ErrKeyInUse):
-		return withHint(err, "`broker rotate %s` replaces it without downtime; pass --force to go ahead anyway (the profile then has no working key)", profile)
-	case errors.Is(err, broker.ErrKeyNotUsers):
-		return withHint(err, "`broker keys %s` lists the user's keys", profile)
+func printAccount(out io.Writer, list lifecycle.AccountList) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "USER\tKEY ID\tSTATUS\tCREATED\tAGE\tLAST USED\tSERVICE\tREGION\tDESCRIPTION\tFLAGS")
+	for _, k := range list.Keys {
+		id := k.ID
+		if k.Root {
+			id = "(root user's key)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.User, id, statusText(k), k.Created.Format(time.DateOnly),
+			ageText(k), usedText(k), dash(k.Description), dash(strings.Join(k.Flags, ",")))
 	}
-	return err
+	return w.Flush()
 }
 
-// canConfirm fails as confirmed would, before anything is asked or called:
-// without --yes a confirmation needs a terminal.
-func canConfirm(yes bool) error {
-	if yes {
-		return nil
-	}
-	t, err := openTerminal()
-	if err != nil {
-		return withHint(errors.New("this needs confirmation and there is no terminal"), "pass --yes")
-	}
-	return t.Close()
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
-func capitalize(s string) string {
+// statusText is the key's status, and when rotate left it inactive.
+func statusText(k lifecycle.AccessKey) string {
+	if k.RotatedOut != nil {
+		return fmt.Sprintf("%s (left by rotate on %s)", k.Status, k.RotatedOut.Format(time.DateOnly))
+	}
+	return k.Status
+}
+
+func ageText(k lifecycle.AccessKey) string {
+	age := fmt.Sprintf("%dd", k.AgeDays)
+	if k.OverMaxAge {
+		age += " (old)"
+	}
+	return age
+}
+
+// usedText is the LAST USED, SERVICE and REGION columns.
+func usedText(k lifecycle.AccessKey) string {
+	if k.LastUsed == nil {
+		return "never\t-\t-"
+	}
+	return k.LastUsed.Format(time.DateOnly) + "\t" + dash(k.LastService) + "\t" + dash(k.LastRegion)
+}
+
+func dash(s string) string {
 	if s == "" {
-		return s
+		return "-"
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return s
+}
+
+// newManager is newBroker with the key lifecycle on top.
+func newManager(c *cli.Context) (*lifecycle.Manager, error) {
+	b, err := newBroker(c)
+	if err != nil {
+		return nil, err
+	}
+	return lifecycle.New(b), nil
 }

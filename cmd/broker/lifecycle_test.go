@@ -98,7 +98,7 @@ func TestKeysCommand(t *testing.T) {
 	both := map[string]string{u.keyID: "Active", other: "Active"}
 	w.mustFail("only an inactive key can be deleted", "keys", "delete", "--yes", "dev", other)
 	w.mustFail("keychain holds", "keys", "deactivate", "--yes", "dev", u.keyID)
-	w.mustFail("not one of the user's", "keys", "activate", "dev", "AKIA0000000000000000")
+	w.mustFail("no IAM user of this account has", "keys", "activate", "dev", "AKIA0000000000000000")
 	w.sameKeys("after refusals", both)
 
 	w.mustBroker("keys", "deactivate", "--yes", "dev", other)
@@ -119,8 +119,9 @@ func TestKeysCommand(t *testing.T) {
 }
 
 // Acceptance 2: rotate leaves exactly one active key, the new one, in the
-// keychain and minting sessions; the old secret is nowhere in files; one
-// MFA code. With two active keys it refuses and nothing changes.
+// keychain and minting sessions, and the old one inactive; the old secret is
+// nowhere in files; one MFA code. With two active keys it refuses and
+// nothing changes.
 func TestRotateCommand(t *testing.T) {
 	w, u := setupDev(t)
 	w.mustFail("confirmation", "rotate", "dev")
@@ -137,8 +138,8 @@ func TestRotateCommand(t *testing.T) {
 			newID = id
 		}
 	}
-	if len(keys) != 1 || newID == "" || newID == u.keyID {
-		t.Fatalf("after rotate moto holds %v, want one new active key", keys)
+	if len(keys) != 2 || newID == "" || newID == u.keyID || keys[u.keyID] != "Inactive" {
+		t.Fatalf("after rotate moto holds %v, want one new active key and the old one inactive", keys)
 	}
 	if n := w.mfaAsks(); n != 1 {
 		t.Errorf("rotate asked %d MFA codes, want 1", n)
@@ -159,7 +160,8 @@ func TestRotateCommand(t *testing.T) {
 	w.scanForSecrets(u.secret)
 
 	// Two active keys: refused with an explanation, nothing changes.
-	third, _ := w.aws.NewUserKey(t, "alice")
+	w.mustBroker("keys", "activate", "dev", u.keyID)
+	third := u.keyID
 	before := map[string]string{newID: "Active", third: "Active"}
 	errOut = w.mustFail("already has 2 access keys", "rotate", "--yes", "--delete-inactive", "dev")
 	if !strings.Contains(errOut, "hint: ") || !strings.Contains(errOut, "active and not broker's") {

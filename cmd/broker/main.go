@@ -31,6 +31,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return int(code)
 	}
 	report(stderr, err)
+	var st statusError
+	if errors.As(err, &st) {
+		return st.status
+	}
 	return 1
 }
 
@@ -58,7 +62,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			addCommand(), listCommand(), removeCommand(), exportCommand(), execCommand(),
 			clearCommand(), setupCommand(),
 			keysCommand(), rotateCommand(), revokeCommand(), auditCommand(), importCommand(),
-			loginCommand(),
+			loginCommand(), policyCommand(),
 			completionCommand(),
 		},
 		// Errors are reported once, by run, with a hint.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
 
@@ -16,9 +18,16 @@ func revokeCommand() *cli.Command {
 		Description: "Deactivates the profile's key in IAM and drops every session cached from it, so broker\n" +
 			"stops handing them out. When the IAM user has a free key slot, a replacement is created,\n" +
 			"checked and stored first, so the profile keeps working. The revoked key stays inactive\n" +
-			"(not deleted) so that what it did can be looked up; broker prints how.",
+			"(not deleted) so that what it did can be looked up; broker prints how.\n" +
+			"--key KEY_ID revokes another key of the account instead (found by `audit`, say): its owner is\n" +
+			"looked up and the key deactivated at once. --sessions also puts an inline policy on the key's\n" +
+			"IAM user denying every session issued before now (" + lifecycle.RevokePolicyName + "), so whoever took\n" +
+			"the key loses the sessions they made with it; remove it later with\n" +
+			"  aws iam delete-user-policy --user-name USER --policy-name " + lifecycle.RevokePolicyName,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
+			&cli.StringFlag{Name: "key", Usage: "revoke access key `KEY_ID` of the account, not the profile's own"},
+			&cli.BoolFlag{Name: "sessions", Usage: "also deny the sessions issued from the user's keys before now"},
 			mfaTokenFlag,
 		},
 		BashComplete: completeProfiles,
@@ -31,23 +40,38 @@ func runRevoke(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := newBroker(c)
+	b, err := newManager(c)
 	if err != nil {
 		return err
 	}
-	root, key, err := storedKey(b, name)
+	other := c.String("key")
+	if other != "" {
+		if err := lifecycle.ValidateKeyID(other); err != nil {
+			return usageError{fmt.Errorf("--key: %w", err)}
+		}
+	}
+	root, key, err := storedKey(b.Broker, name)
 	if err != nil {
 		return err
 	}
 	question := fmt.Sprintf("Deactivate the access key %s of profile %q now? (A replacement is made first if the IAM user has a free key slot.)",
 		broker.MaskKeyID(key.AccessKeyID), root)
+	if other != "" && other != key.AccessKeyID {
+		question = fmt.Sprintf("Deactivate the access key %s of this account now?", other)
+	}
+	if c.Bool("sessions") {
+		question += " And deny every session its IAM user was issued before now?"
+	}
 	if err := confirmed(c.Bool("yes"), question); err != nil {
 		return err
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	res, err := b.Revoke(ctx, name, broker.RevokeOptions{})
+	res, err := b.Revoke(ctx, name, lifecycle.RevokeOptions{KeyID: other, Sessions: c.Bool("sessions")})
 	printInterrupted(c.App.ErrWriter, res.Resumed, res.Orphan)
+	if errors.Is(err, lifecycle.ErrNoOwner) {
+		return withHint(err, "`broker keys find %s %s` says which account it belongs to", name, other)
+	}
 	if err != nil {
 		if res.NewKeyID != "" {
 			return withHint(err, "run `broker revoke %s` again to finish: the keychain already holds the replacement", name)
@@ -60,6 +84,19 @@ func runRevoke(c *cli.Context) error {
 		fmt.Fprintf(w, "Profile %q now uses a new key %s, checked and in the keychain.\n", res.Profile, broker.MaskKeyID(res.NewKeyID))
 	}
 	fmt.Fprintf(w, "Dropped %d cached session(s) minted from it: broker no longer hands them out.\n", res.Sessions)
+	if d := res.Denied; d != nil {
+		fmt.Fprintf(w, "Put the inline policy %s on IAM user %s: every session issued to the user before %s is denied\n"+
+			"(allow AWS a few minutes). Sessions issued later, broker's included, are not affected. Remove it later with\n"+
+			"  aws iam delete-user-policy --user-name %s --policy-name %s\n",
+			d.Policy, d.User, d.Before.Format(time.RFC3339), d.User, d.Policy)
+	}
+	if res.Other {
+		fmt.Fprintf(w, "\nWhat remains to do:\n  - See what the key did (CloudTrail event history covers 90 days; run it in each region used%s):\n"+
+			"    aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=%s\n"+
+			"  - Replace it where it is used with a new key, then delete it: broker keys delete --yes %s %s\n",
+			lastUsedNote(res), res.KeyID, res.Profile, res.KeyID)
+		return nil
+	}
 
 	fmt.Fprintln(w, "\nWhat remains to do:")
 	if !res.LatestExpiry.IsZero() {
@@ -92,7 +129,7 @@ func runRevoke(c *cli.Context) error {
 	return nil
 }
 
-func lastUsedNote(res broker.RevokeResult) string {
+func lastUsedNote(res lifecycle.RevokeResult) string {
 	if res.LastUsed == nil {
 		return ""
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/broker-dev/broker/vault"
 	"github.com/urfave/cli/v2"
 )
@@ -15,16 +16,20 @@ func rotateCommand() *cli.Command {
 		Name:      "rotate",
 		Usage:     "replace a profile's access key with a new one, without downtime",
 		ArgsUsage: "PROFILE",
-		Description: "Creates a new access key for the profile's IAM user, keeps it in the keychain, checks\n" +
-			"that it works, makes it the profile's key, drops the sessions cached from the old key,\n" +
-			"then deactivates and deletes the old key (--keep-old leaves it inactive for a grace period).\n" +
-			"One MFA code serves the whole rotation. IAM allows two keys per user: a user who has two\n" +
-			"is refused and nothing changes (--delete-inactive removes an inactive spare first).\n" +
-			"Interrupted, the next `broker rotate` finishes or undoes the rotation.",
+		Description: "First checks where the old key was last used: by anything but broker (a service other\n" +
+			"than STS, or STS in a region broker does not use) stops the rotation before any change,\n" +
+			"unless --force. Then creates a new access key for the profile's IAM user, keeps it in the\n" +
+			"keychain, checks that it works, makes it the profile's key, drops the sessions cached from\n" +
+			"the old key, and deactivates the old key but keeps it (`broker keys activate` brings it back),\n" +
+			"moving its description to the new key. The next rotate deletes it first. One MFA code\n" +
+			"serves the whole rotation. IAM allows two keys per user: a user whose other key is active,\n" +
+			"or inactive but not left by a rotation, is refused and nothing changes (--delete-inactive\n" +
+			"removes an inactive spare first). Interrupted, the next `broker rotate` finishes or undoes it.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
-			&cli.BoolFlag{Name: "keep-old", Usage: "leave the old key inactive instead of deleting it"},
+			&cli.BoolFlag{Name: "keep-old", Hidden: true, Usage: "the default now: the old key is always kept, inactive"},
 			&cli.BoolFlag{Name: "delete-inactive", Usage: "with two keys, delete the other one if it is inactive"},
+			&cli.BoolFlag{Name: "force", Usage: "rotate even if something other than broker used the old key last"},
 			mfaTokenFlag,
 		},
 		BashComplete: completeProfiles,
@@ -37,29 +42,30 @@ func runRotate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := newBroker(c)
+	b, err := newManager(c)
 	if err != nil {
 		return err
 	}
-	root, key, err := storedKey(b, name)
+	root, key, err := storedKey(b.Broker, name)
 	if err != nil {
 		return err
 	}
-	end := "delete the old one"
-	if c.Bool("keep-old") {
-		end = "leave the old one inactive"
-	}
-	question := fmt.Sprintf("Replace the access key %s of profile %q with a new one and %s?", broker.MaskKeyID(key.AccessKeyID), root, end)
+	question := fmt.Sprintf("Replace the access key %s of profile %q with a new one and leave the old one inactive?", broker.MaskKeyID(key.AccessKeyID), root)
 	if err := confirmed(c.Bool("yes"), question); err != nil {
 		return err
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	res, err := b.Rotate(ctx, name, broker.RotateOptions{KeepOld: c.Bool("keep-old"), DeleteInactive: c.Bool("delete-inactive")})
+	res, err := b.Rotate(ctx, name, lifecycle.RotateOptions{DeleteInactive: c.Bool("delete-inactive"), Force: c.Bool("force")})
 	printInterrupted(c.App.ErrWriter, res.Resumed, res.Orphan)
-	var limit *broker.KeyLimitError
+	var limit *lifecycle.KeyLimitError
 	if errors.As(err, &limit) {
 		return limitHint(limit, name)
+	}
+	var inUse *lifecycle.UseError
+	if errors.As(err, &inUse) {
+		return withHint(err, "find what uses the key (%s in %s), move it to broker (`broker setup`) or to a key of its own, then rotate again; --force rotates anyway, and `broker keys activate` brings the old key back if something breaks",
+			inUse.Service, orUnknownRegion(inUse.Region))
 	}
 	if err != nil {
 		if res.Resumed != "" || res.OldKeyID != "" {
@@ -68,7 +74,10 @@ func runRotate(c *cli.Context) error {
 		return err
 	}
 	w := c.App.ErrWriter
-	if res.DeletedInactive != "" {
+	switch {
+	case res.RotatedOut:
+		fmt.Fprintf(w, "Deleted the key %s that the previous rotation had left inactive, to free a slot.\n", broker.MaskKeyID(res.DeletedInactive))
+	case res.DeletedInactive != "":
 		fmt.Fprintf(w, "Deleted the inactive key %s to free a slot.\n", broker.MaskKeyID(res.DeletedInactive))
 	}
 	fmt.Fprintf(w, "Rotated the access key of profile %q (IAM user %s): %s is in the keychain and works; %s is replaced.\n",
@@ -78,10 +87,16 @@ func runRotate(c *cli.Context) error {
 		fmt.Fprintf(w, "Deactivated and deleted the old key %s.\n", broker.MaskKeyID(res.OldKeyID))
 		return nil
 	}
+	if res.Described != "" {
+		fmt.Fprintf(w, "Moved the description %q to the new key.\n", res.Described)
+	}
 	fmt.Fprintf(w, "The old key %s is inactive, not deleted. If something still needs it, reactivate it with\n"+
-		"  broker keys activate %s %s\nand move that program to broker. After the grace period, finish with\n"+
-		"  broker keys delete %s %s\n",
+		"  broker keys activate %s %s\nand move that program to broker. The next `broker rotate` deletes it; so does\n"+
+		"  broker keys delete --yes %s %s\n",
 		broker.MaskKeyID(res.OldKeyID), res.Profile, res.OldKeyID, res.Profile, res.OldKeyID)
+	if res.TagErr != nil {
+		fmt.Fprintf(w, "warning: the old key is not marked as left by this rotation (%s): the next rotate needs --delete-inactive\n", oneLine(res.TagErr.Error()))
+	}
 	return nil
 }
 
@@ -109,15 +124,22 @@ func printInterrupted(w io.Writer, state, orphan string) {
 }
 
 // limitHint explains IAM's two-key limit and which key to remove.
-func limitHint(e *broker.KeyLimitError, profile string) error {
+func limitHint(e *lifecycle.KeyLimitError, profile string) error {
 	spare, ok := e.Spare()
 	if !ok {
 		return e
 	}
-	if spare.Status == broker.StatusInactive {
+	if spare.Status == lifecycle.StatusInactive {
 		return withHint(e, "the other key %s is inactive: pass --delete-inactive to delete it first, or delete it with `broker keys delete %s KEY_ID` (`broker keys %s` lists the IDs)",
 			broker.MaskKeyID(spare.ID), profile, profile)
 	}
 	return withHint(e, "the other key %s is active and not broker's: find what uses it (`broker keys %s` shows when and where it was last used), then `broker keys deactivate` and `broker keys delete` it, and rotate again",
 		broker.MaskKeyID(spare.ID), profile)
+}
+
+func orUnknownRegion(r string) string {
+	if r == "" {
+		return "an unknown region"
+	}
+	return r
 }

@@ -1,9 +1,10 @@
-package broker
+package lifecycle
 
 import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/broker-dev/broker/vault"
 )
@@ -16,6 +17,7 @@ var errCrash = errors.New("injected crash")
 // completes: exactly one key, active and stored, no journal. Every rotate
 // asks for at most one MFA code.
 func TestRotateCrashSafety(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	for _, step := range rotateSteps {
@@ -66,16 +68,20 @@ func TestRotateCrashSafety(t *testing.T) {
 }
 
 func TestRotateOneCode(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	old := w.key.AccessKeyID
 	res, err := w.b.Rotate(t.Context(), "dev", RotateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OldKeyID != old || res.NewKeyID != w.stored().AccessKeyID || !res.OldDeleted || res.Sessions != 1 {
+	if res.OldKeyID != old || res.NewKeyID != w.stored().AccessKeyID || res.OldDeleted || res.Sessions != 1 || res.TagErr != nil {
 		t.Errorf("result %+v", res)
 	}
 	w.checkRotated("after rotate", old)
+	if keys := w.aws.AccessKeys(t, testUser); keys[old] != StatusInactive || len(keys) != 2 {
+		t.Errorf("keys after rotate: %v; want the old key kept, inactive", keys)
+	}
 	if n := w.codes.count(); n != 1 {
 		t.Errorf("rotate asked %d MFA codes, want 1", n)
 	}
@@ -95,34 +101,70 @@ func TestRotateOneCode(t *testing.T) {
 	}
 }
 
-func TestRotateKeepOld(t *testing.T) {
+// The old key is deactivated and kept (seed step 4), marked as the
+// rotation's; the next rotate deletes it first. An inactive key broker did
+// not leave behind is deleted only with DeleteInactive.
+func TestRotateKeepsOldKey(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
+	ctx := t.Context()
 	old := w.key.AccessKeyID
-	res, err := w.b.Rotate(t.Context(), "dev", RotateOptions{KeepOld: true})
+	if _, err := w.b.Rotate(ctx, "dev", RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := w.b.Open(ctx, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := w.checkInvariants("after rotate --keep-old")
-	if res.OldDeleted || keys[old] != StatusInactive || len(keys) != 2 {
-		t.Errorf("keep-old: %+v, keys %v; want the old key inactive", res, keys)
+	list, err := l.Keys(ctx, DefaultKeyMaxAge)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The next rotate refuses (two keys) unless it may delete the inactive spare.
-	var limit *KeyLimitError
-	if _, err := w.b.Rotate(t.Context(), "dev", RotateOptions{}); !errors.As(err, &limit) {
-		t.Fatalf("rotate with an inactive spare: %v, want KeyLimitError", err)
+	var kept AccessKey
+	for _, k := range list.Keys {
+		if k.ID == old {
+			kept = k
+		}
 	}
-	if spare, ok := limit.Spare(); !ok || spare.ID != old {
-		t.Errorf("Spare = %+v, want the old key", spare)
+	if kept.Status != StatusInactive || kept.RotatedOut == nil || time.Since(*kept.RotatedOut) > time.Minute {
+		t.Fatalf("the old key in the listing: %+v; want inactive, left by the rotation just now", kept)
 	}
 	mid := w.stored().AccessKeyID
-	res, err = w.b.Rotate(t.Context(), "dev", RotateOptions{DeleteInactive: true})
-	if err != nil || res.DeletedInactive != old {
+	res, err := w.b.Rotate(ctx, "dev", RotateOptions{})
+	if err != nil || res.DeletedInactive != old || !res.RotatedOut {
+		t.Fatalf("second rotate: %+v, %v; want the first old key deleted first", res, err)
+	}
+	keys := w.aws.AccessKeys(t, testUser)
+	if _, ok := keys[old]; ok || keys[mid] != StatusInactive || len(keys) != 2 {
+		t.Errorf("keys after the second rotate: %v", keys)
+	}
+	// An inactive key someone else deactivated is not broker's to delete.
+	if l, err = w.b.Open(ctx, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ChangeKey(ctx, ActionActivate, mid, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ChangeKey(ctx, ActionDeactivate, mid, "", false); err != nil {
+		t.Fatal(err)
+	}
+	var limit *KeyLimitError
+	if _, err := w.b.Rotate(ctx, "dev", RotateOptions{}); !errors.As(err, &limit) {
+		t.Fatalf("rotate with an inactive spare not left by broker: %v, want KeyLimitError", err)
+	}
+	if spare, ok := limit.Spare(); !ok || spare.ID != mid {
+		t.Errorf("Spare = %+v, want the middle key", spare)
+	}
+	now := w.stored().AccessKeyID
+	res, err = w.b.Rotate(ctx, "dev", RotateOptions{DeleteInactive: true})
+	if err != nil || res.DeletedInactive != mid || res.RotatedOut {
 		t.Fatalf("rotate --delete-inactive: %+v, %v", res, err)
 	}
-	w.checkRotated("after rotate --delete-inactive", mid)
+	w.checkRotated("after rotate --delete-inactive", now)
 }
 
 func TestRotateTwoActiveKeysRefused(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	w.aws.NewUserKey(t, testUser)
 	before := w.aws.AccessKeys(t, testUser)
@@ -150,6 +192,7 @@ func TestRotateTwoActiveKeysRefused(t *testing.T) {
 // Two rotations at once take turns (lockKeys): each would otherwise take the
 // other's new key for an orphan, or meet the two-key limit.
 func TestRotateConcurrent(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	var wg sync.WaitGroup
 	errs := make([]error, 2)

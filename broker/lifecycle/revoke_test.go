@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"errors"
@@ -36,6 +36,7 @@ func (w *keyWorld) sessionsOf(id string) int {
 }
 
 func TestRevokeWithReplacement(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	old := w.key.AccessKeyID
@@ -75,6 +76,7 @@ func TestRevokeWithReplacement(t *testing.T) {
 }
 
 func TestRevokeWithoutFreeSlot(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	old := w.key.AccessKeyID
@@ -101,6 +103,7 @@ func TestRevokeWithoutFreeSlot(t *testing.T) {
 // A revoke that finds an interrupted rotation finishes it, keeping the old
 // key inactive: that key is the one being revoked.
 func TestRevokeFinishesInterruptedRotation(t *testing.T) {
+	t.Parallel()
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	old := w.key.AccessKeyID

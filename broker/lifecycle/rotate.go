@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -19,6 +20,8 @@ import (
 //   - the user with at most two keys,
 //   - a journal from which the next rotate finishes or undoes the work.
 //
+// Before anything changes, the old key's last use is checked (usecheck.go),
+// and a key an earlier rotation left inactive is deleted to free its slot.
 // The steps, each followed by the test hook afterStep:
 //
 //	begin       journal "creating" (old key, the keys the user has)
@@ -29,8 +32,11 @@ import (
 //	switched    journal "switched"
 //	drop        sessions cached from the old key dropped
 //	deactivate  old key Inactive
+//	tag         the old key's description moved to the new key, and the
+//	            old key marked as left inactive by this rotation
 //	deactivated journal "deactivated"
-//	delete      old key deleted (skipped with KeepOld)
+//	delete      old key deleted (only for a journal of an older broker
+//	            that asked for it: the seeds' flow keeps the old key)
 //	finish      journal removed
 //
 // Resuming from the journal: "creating" means the new key's secret may be
@@ -49,6 +55,7 @@ const (
 	stepSwitched    = "switched"
 	stepDrop        = "drop"
 	stepDeactivate  = "deactivate"
+	stepTag         = "tag"
 	stepDeactivated = "deactivated"
 	stepDelete      = "delete"
 	stepFinish      = "finish"
@@ -56,7 +63,7 @@ const (
 
 // rotateSteps lists the steps in order, for tests.
 var rotateSteps = []string{stepBegin, stepCreate, stepRecord, stepVerify, stepSwitch, stepSwitched,
-	stepDrop, stepDeactivate, stepDeactivated, stepDelete, stepFinish}
+	stepDrop, stepDeactivate, stepTag, stepDeactivated, stepFinish} // stepDelete: only older journals
 
 // Journal states.
 const (
@@ -72,8 +79,10 @@ const defaultVerifyWait = 10 * time.Second
 
 // RotateOptions shape a rotation.
 type RotateOptions struct {
-	KeepOld        bool // leave the old key inactive for a grace period instead of deleting it
 	DeleteInactive bool // with two keys, delete the other one if it is inactive, to free a slot
+	Force          bool // rotate even if something other than broker used the old key last
+
+	revoking bool // revoke: no use check, and the old key is not marked for deletion
 
 	afterStep  func(step string) error // test hook: an error stops the rotation there, as a crash would
 	verifyWait time.Duration           // 0: defaultVerifyWait
@@ -85,8 +94,11 @@ type RotateResult struct {
 	User            string
 	OldKeyID        string
 	NewKeyID        string
-	OldDeleted      bool      // false with KeepOld: the old key is left inactive
-	DeletedInactive string    // the inactive spare deleted to free a slot (DeleteInactive)
+	OldDeleted      bool      // only for an older broker's journal that asked for it
+	DeletedInactive string    // the inactive spare deleted to free a slot
+	RotatedOut      bool      // the deleted spare was the old key of an earlier rotation
+	Described       string    // the description moved from the old key to the new one
+	TagErr          error     // why the old key could not be marked or its description moved
 	Resumed         string    // the state of an interrupted rotation found, "" if none
 	Orphan          string    // a key left by an interrupted rotation and deleted
 	Sessions        int       // cached sessions of the old key dropped
@@ -104,7 +116,7 @@ type KeyLimitError struct {
 func (e *KeyLimitError) Error() string {
 	var parts []string
 	for _, k := range e.Keys {
-		s := fmt.Sprintf("%s %s", MaskKeyID(k.ID), strings.ToLower(k.Status))
+		s := fmt.Sprintf("%s %s", broker.MaskKeyID(k.ID), strings.ToLower(k.Status))
 		if k.InKeychain {
 			s += ", in the keychain"
 		}
@@ -125,39 +137,27 @@ func (e *KeyLimitError) Spare() (AccessKey, bool) {
 }
 
 // Rotate replaces the key behind profile name with a new one.
-func (b *Broker) Rotate(ctx context.Context, name string, opts RotateOptions) (RotateResult, error) {
-	unlock, err := b.lockKeys(ctx, name)
+func (m *Manager) Rotate(ctx context.Context, name string, opts RotateOptions) (RotateResult, error) {
+	unlock, err := m.LockKeys(ctx, name)
 	if err != nil {
 		return RotateResult{}, err
 	}
 	defer unlock()
-	l, err := b.Lifecycle(ctx, name)
+	if !opts.Force {
+		if err := m.checkUse(ctx, name); err != nil {
+			return RotateResult{}, err
+		}
+	}
+	l, err := m.Open(ctx, name)
 	if err != nil {
 		return RotateResult{}, err
 	}
 	return l.rotate(ctx, opts)
 }
 
-// lockKeys takes the cross-process lock on the key of profile name, held
-// while a rotation or revocation runs: two at once would each take the
-// other's new key for an orphan. The OS drops the lock of a killed process.
-func (b *Broker) lockKeys(ctx context.Context, name string) (unlock func(), err error) {
-	p, err := b.Plan(name)
-	if err != nil {
-		return nil, err
-	}
-	waitCtx, cancel := context.WithTimeout(ctx, lockWait)
-	defer cancel()
-	unlock, err = lock(waitCtx, b.LockDir, "keys-"+hashOf("keys", p.Root))
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, &LockTimeoutError{Profile: p.Root}
-	}
-	return unlock, err
-}
-
 // rotate finishes or undoes an interrupted rotation, then rotates (unless it
-// finished one: that was the rotation asked for). The caller holds lockKeys.
-func (l *Lifecycle) rotate(ctx context.Context, opts RotateOptions) (RotateResult, error) {
+// finished one: that was the rotation asked for). The caller holds LockKeys.
+func (l *Session) rotate(ctx context.Context, opts RotateOptions) (RotateResult, error) {
 	res := RotateResult{Profile: l.Profile, User: l.User.UserName}
 	j, found, err := l.journal(ctx, &res)
 	if err != nil {
@@ -173,8 +173,8 @@ func (l *Lifecycle) rotate(ctx context.Context, opts RotateOptions) (RotateResul
 // "creating" is undone here (found is then false); so is one that no longer
 // matches the keychain: someone stored another key since, or the old key
 // again after the switch (`broker add`). The keychain's key is never touched.
-func (l *Lifecycle) journal(ctx context.Context, res *RotateResult) (vault.Rotation, bool, error) {
-	j, err := l.b.Vault.Rotation(l.Profile)
+func (l *Session) journal(ctx context.Context, res *RotateResult) (vault.Rotation, bool, error) {
+	j, err := l.m.Vault.Rotation(l.Profile)
 	if errors.Is(err, vault.ErrNotFound) {
 		return vault.Rotation{}, false, nil
 	}
@@ -185,7 +185,7 @@ func (l *Lifecycle) journal(ctx context.Context, res *RotateResult) (vault.Rotat
 	stored := l.Key.AccessKeyID
 	stale := stored != j.NewKey.AccessKeyID && (stored != j.OldKeyID || j.State != stateCreated)
 	if j.State == stateCreating || stale {
-		l.b.debugf("undoing the interrupted rotation of profile %q (state %s)", l.Profile, j.State)
+		l.m.debugf("undoing the interrupted rotation of profile %q (state %s)", l.Profile, j.State)
 		orphan, err := l.undo(ctx, j)
 		res.Orphan = orphan
 		return vault.Rotation{}, false, err
@@ -196,8 +196,8 @@ func (l *Lifecycle) journal(ctx context.Context, res *RotateResult) (vault.Rotat
 // undo deletes the key an interrupted rotation created, if any, and drops
 // the journal. The orphan is a key that is neither the stored key nor one the
 // user had when the rotation began; its secret may be lost.
-func (l *Lifecycle) undo(ctx context.Context, j vault.Rotation) (orphan string, err error) {
-	keys, err := l.listKeys(ctx)
+func (l *Session) undo(ctx context.Context, j vault.Rotation) (orphan string, err error) {
+	keys, err := l.listKeys(ctx, l.User.UserName)
 	if err != nil {
 		return "", err
 	}
@@ -208,12 +208,12 @@ func (l *Lifecycle) undo(ctx context.Context, j vault.Rotation) (orphan string, 
 		if k.ID != j.NewKey.AccessKeyID && (k.ID == j.OldKeyID || slices.Contains(j.Known, k.ID)) {
 			continue // the user had it before the rotation began
 		}
-		if err := l.deleteKey(ctx, k.ID); err != nil {
+		if err := l.deleteKey(ctx, l.User.UserName, k.ID); err != nil {
 			return "", err
 		}
 		orphan = k.ID
 	}
-	if err := l.b.Vault.RemoveRotation(l.Profile); err != nil {
+	if err := l.m.Vault.RemoveRotation(l.Profile); err != nil {
 		return orphan, err
 	}
 	return orphan, nil
@@ -226,36 +226,44 @@ func (o RotateOptions) after(step string) error {
 	return o.afterStep(step)
 }
 
-// start checks the two-key limit, journals, creates the new key and keeps
-// its secret, then hands over to finish.
-func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateResult) (RotateResult, error) {
-	keys, err := l.listKeys(ctx)
+// start checks the two-key limit, journals,
+// creates the new key and keeps its secret, then hands over to finish.
+func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResult) (RotateResult, error) {
+	keys, err := l.listKeys(ctx, l.User.UserName)
 	if err != nil {
 		return res, err
 	}
 	if _, ok := findKey(keys, l.Key.AccessKeyID); !ok {
-		return res, fmt.Errorf("the keychain's key %s of profile %q is not among the access keys of IAM user %q", MaskKeyID(l.Key.AccessKeyID), l.Profile, l.User.UserName)
+		return res, fmt.Errorf("the keychain's key %s of profile %q is not among the access keys of IAM user %q", broker.MaskKeyID(l.Key.AccessKeyID), l.Profile, l.User.UserName)
 	}
 	if len(keys) >= MaxKeysPerUser {
-		limit := &KeyLimitError{Profile: l.Profile, User: l.User.UserName, Keys: keys}
-		spare, ok := limit.Spare()
-		if !opts.DeleteInactive || !ok || spare.Status != StatusInactive || len(keys) > MaxKeysPerUser {
-			return res, limit
-		}
-		if err := l.deleteKey(ctx, spare.ID); err != nil {
+		tags, err := l.userTags(ctx, l.User.UserName)
+		if err != nil {
 			return res, err
 		}
-		res.DeletedInactive = spare.ID
+		for i := range keys {
+			tags.describe(&keys[i])
+		}
+		limit := &KeyLimitError{Profile: l.Profile, User: l.User.UserName, Keys: keys}
+		spare, ok := limit.Spare()
+		free := opts.DeleteInactive || spare.RotatedOut != nil
+		if !free || !ok || spare.Status != StatusInactive || len(keys) > MaxKeysPerUser {
+			return res, limit
+		}
+		if err := l.deleteKey(ctx, l.User.UserName, spare.ID); err != nil {
+			return res, err
+		}
+		res.DeletedInactive, res.RotatedOut = spare.ID, spare.RotatedOut != nil
 		keys = slices.DeleteFunc(keys, func(k AccessKey) bool { return k.ID == spare.ID })
 	}
 	j := vault.Rotation{
 		Profile: l.Profile, State: stateCreating, OldKeyID: l.Key.AccessKeyID,
-		KeepOld: opts.KeepOld, Started: l.b.now().UTC(),
+		KeepOld: true, Started: l.m.now().UTC(),
 	}
 	for _, k := range keys {
 		j.Known = append(j.Known, k.ID)
 	}
-	if err := l.b.Vault.SetRotation(j); err != nil {
+	if err := l.m.Vault.SetRotation(j); err != nil {
 		return res, err
 	}
 	if err := opts.after(stepBegin); err != nil {
@@ -269,7 +277,7 @@ func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateRes
 		err = fmt.Errorf("creating a new access key for IAM user %q: %w", l.User.UserName, l.classify(err))
 		// IAM may have created it all the same (a lost answer): undo now, or next time.
 		if _, uerr := l.undo(ctx, j); uerr != nil {
-			l.b.debugf("undoing the failed creation: %v", uerr)
+			l.m.debugf("undoing the failed creation: %v", uerr)
 		}
 		return res, err
 	}
@@ -278,16 +286,16 @@ func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateRes
 	}
 	newKey := vault.Key{
 		AccessKeyID: aws.ToString(out.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(out.AccessKey.SecretAccessKey),
-		Added: l.b.now().UTC(),
+		Added: l.m.now().UTC(),
 	}
 	if err := opts.after(stepCreate); err != nil {
 		return res, err
 	}
 	j.State, j.NewKey = stateCreated, newKey
-	if err := l.b.Vault.SetRotation(j); err != nil {
+	if err := l.m.Vault.SetRotation(j); err != nil {
 		// The secret cannot be kept: the key is useless, so take it back.
 		if _, uerr := l.undo(ctx, j); uerr != nil {
-			l.b.debugf("undoing the creation: %v", uerr)
+			l.m.debugf("undoing the creation: %v", uerr)
 		}
 		return res, err
 	}
@@ -298,22 +306,22 @@ func (l *Lifecycle) start(ctx context.Context, opts RotateOptions, res RotateRes
 }
 
 // finish takes a journaled rotation from its state to the end.
-func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOptions, res RotateResult) (RotateResult, error) {
+func (l *Session) finish(ctx context.Context, j vault.Rotation, opts RotateOptions, res RotateResult) (RotateResult, error) {
 	res.OldKeyID, res.NewKeyID = j.OldKeyID, j.NewKey.AccessKeyID
-	keepOld := j.KeepOld || opts.KeepOld
+	keepOld := j.KeepOld
 	if j.State == stateCreated {
 		if l.Key.AccessKeyID != j.NewKey.AccessKeyID {
 			if err := l.verify(ctx, j.NewKey, opts.verifyWait); err != nil {
 				// The new key does not work: take it back; nothing else changed.
 				if _, uerr := l.undo(ctx, j); uerr != nil {
-					l.b.debugf("undoing the rotation: %v", uerr)
+					l.m.debugf("undoing the rotation: %v", uerr)
 				}
 				return res, err
 			}
 			if err := opts.after(stepVerify); err != nil {
 				return res, err
 			}
-			if err := l.b.Vault.SetKey(l.Profile, j.NewKey); err != nil {
+			if err := l.m.Vault.SetKey(l.Profile, j.NewKey); err != nil {
 				return res, fmt.Errorf("storing the new key of profile %q: %w", l.Profile, err)
 			}
 			l.Key = j.NewKey
@@ -322,7 +330,7 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 			}
 		}
 		j.State = stateSwitched
-		if err := l.b.Vault.SetRotation(j); err != nil {
+		if err := l.m.Vault.SetRotation(j); err != nil {
 			return res, err
 		}
 		if err := opts.after(stepSwitched); err != nil {
@@ -339,14 +347,23 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 		if err := opts.after(stepDrop); err != nil {
 			return res, err
 		}
-		if err := l.setStatus(ctx, j.OldKeyID, StatusInactive); err != nil && !isNoSuchEntity(err) {
+		if err := l.setStatus(ctx, l.User.UserName, j.OldKeyID, StatusInactive); err != nil && !isNoSuchEntity(err) {
 			return res, err
 		}
 		if err := opts.after(stepDeactivate); err != nil {
 			return res, err
 		}
+		// Best effort: without iam:TagUser the rotation still works, and
+		// the next one asks for --delete-inactive.
+		res.Described, res.TagErr = l.moveDescription(ctx, j.OldKeyID, j.NewKey.AccessKeyID, l.m.now(), !opts.revoking)
+		if res.TagErr != nil {
+			l.m.debugf("marking the old key: %v", res.TagErr)
+		}
+		if err := opts.after(stepTag); err != nil {
+			return res, err
+		}
 		j.State = stateDeactivated
-		if err := l.b.Vault.SetRotation(j); err != nil {
+		if err := l.m.Vault.SetRotation(j); err != nil {
 			return res, err
 		}
 		if err := opts.after(stepDeactivated); err != nil {
@@ -354,7 +371,7 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 		}
 	}
 	if !keepOld {
-		if err := l.deleteKey(ctx, j.OldKeyID); err != nil {
+		if err := l.deleteKey(ctx, l.User.UserName, j.OldKeyID); err != nil {
 			return res, err
 		}
 		res.OldDeleted = true
@@ -362,7 +379,7 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 			return res, err
 		}
 	}
-	if err := l.b.Vault.RemoveRotation(l.Profile); err != nil {
+	if err := l.m.Vault.RemoveRotation(l.Profile); err != nil {
 		return res, err
 	}
 	return res, opts.after(stepFinish)
@@ -370,25 +387,25 @@ func (l *Lifecycle) finish(ctx context.Context, j vault.Rotation, opts RotateOpt
 
 // verify waits until the new key works and names the same user, retrying
 // while IAM propagates it, for at most wait.
-func (l *Lifecycle) verify(ctx context.Context, k vault.Key, wait time.Duration) error {
+func (l *Session) verify(ctx context.Context, k vault.Key, wait time.Duration) error {
 	if wait <= 0 {
 		wait = defaultVerifyWait
 	}
 	deadline := time.Now().Add(wait) // waiting on AWS, not logic a test steers
 	pause := 200 * time.Millisecond
 	for {
-		who, err := l.b.Identity(ctx, l.Profile, k)
+		who, err := l.m.Identity(ctx, l.Profile, k)
 		if err == nil {
 			if who.ARN != l.User.ARN {
-				return fmt.Errorf("the new key %s belongs to %s, not %s", MaskKeyID(k.AccessKeyID), who.ARN, l.User.ARN)
+				return fmt.Errorf("the new key %s belongs to %s, not %s", broker.MaskKeyID(k.AccessKeyID), who.ARN, l.User.ARN)
 			}
 			return nil
 		}
-		var rejected *RejectedKeyError
+		var rejected *broker.RejectedKeyError
 		if !errors.As(err, &rejected) || time.Now().Add(pause).After(deadline) {
-			return fmt.Errorf("the new key %s does not work: %w", MaskKeyID(k.AccessKeyID), err)
+			return fmt.Errorf("the new key %s does not work: %w", broker.MaskKeyID(k.AccessKeyID), err)
 		}
-		l.b.debugf("the new key is not accepted yet; trying again in %s", pause)
+		l.m.debugf("the new key is not accepted yet; trying again in %s", pause)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/keyring"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
 	"github.com/broker-dev/broker/internal/moto"
 	"github.com/broker-dev/broker/mfa"
@@ -26,7 +27,7 @@ func (c *auditCodes) Code(context.Context, mfa.Request) (string, bool, error) {
 }
 
 // rootSTS answers GetCallerIdentity as for the account's root user.
-type rootSTS struct{ stsAPI }
+type rootSTS struct{ broker.STSAPI }
 
 func (rootSTS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
 	return &sts.GetCallerIdentityOutput{Account: aws.String("123456789012"), Arn: aws.String("arn:aws:iam::123456789012:root")}, nil
@@ -34,10 +35,9 @@ func (rootSTS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, .
 
 // auditWorld: moto; alice's key stored for dev (with an MFA device), bob's
 // for ops (no mfa_serial), and a root key for boss.
-func auditWorld(t *testing.T) (*Broker, *auditCodes, map[string]vault.Key) {
+func auditWorld(t *testing.T) (*Manager, *auditCodes, map[string]vault.Key) {
 	t.Helper()
 	srv := moto.Start(t)
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	keys := map[string]vault.Key{}
 	for profile, user := range map[string]string{"dev": "alice", "ops": "bob", "boss": "carol"} {
 		id, secret := srv.NewUserKey(t, user)
@@ -53,10 +53,11 @@ func auditWorld(t *testing.T) (*Broker, *auditCodes, map[string]vault.Key) {
 		t.Fatal(err)
 	}
 	codes := &auditCodes{}
-	b := &Broker{Config: cfg, Vault: vault.New(keyring.NewArrayKeyring(nil), "test"), MFA: codes,
-		Clients: DefaultClients(), LockDir: t.TempDir()}
+	b := New(&broker.Broker{Config: cfg, Vault: vault.New(keyring.NewArrayKeyring(nil), "test"), MFA: codes,
+		Clients: stsAt(srv), LockDir: t.TempDir()})
+	b.IAM = iamAt(srv)
 	real := b.Clients.STS
-	b.Clients.STS = func(c Creds, region string) stsAPI {
+	b.Clients.STS = func(c broker.Creds, region string) broker.STSAPI {
 		if c.AccessKeyID == keys["boss"].AccessKeyID {
 			return rootSTS{real(c, region)}
 		}
@@ -71,6 +72,7 @@ func auditWorld(t *testing.T) (*Broker, *auditCodes, map[string]vault.Key) {
 }
 
 func TestAuditKeys(t *testing.T) {
+	t.Parallel()
 	b, codes, keys := auditWorld(t)
 	got, err := b.AuditKeys(t.Context(), AuditOptions{})
 	if err != nil {
@@ -122,6 +124,7 @@ func TestAuditKeys(t *testing.T) {
 }
 
 func TestKeyOwners(t *testing.T) {
+	t.Parallel()
 	b, _, keys := auditWorld(t)
 	stored, err := b.AuditKeys(t.Context(), AuditOptions{NoIAM: true})
 	if err != nil {

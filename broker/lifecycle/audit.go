@@ -1,4 +1,4 @@
-package broker
+package lifecycle
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/keyscan"
 	"github.com/broker-dev/broker/vault"
 )
@@ -49,20 +50,20 @@ func (k KeyAudit) OverMaxAge() bool { return k.AgeDays != nil && *k.AgeDays > k.
 
 // AuditKeys reports every stored key, in profile order. A failing AWS call
 // becomes a problem of that key, not an error.
-func (b *Broker) AuditKeys(ctx context.Context, opt AuditOptions) ([]KeyAudit, error) {
-	names, err := b.Vault.KeyProfiles()
+func (m *Manager) AuditKeys(ctx context.Context, opt AuditOptions) ([]KeyAudit, error) {
+	names, err := m.Vault.KeyProfiles()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]KeyAudit, 0, len(names))
 	for _, name := range names {
-		k, err := b.Vault.Key(name)
+		k, err := m.Vault.Key(name)
 		if err != nil {
 			out = append(out, KeyAudit{Profile: name, Problems: []string{err.Error()}})
 			continue
 		}
 		a := KeyAudit{Profile: name, KeyID: keyscan.MaskID(k.AccessKeyID), id: k.AccessKeyID, MaxAgeDays: DefaultKeyMaxAge}
-		if days, err := b.MaxKeyAge(name); err != nil {
+		if days, err := m.MaxKeyAge(name); err != nil {
 			a.Problems = append(a.Problems, err.Error())
 		} else {
 			a.MaxAgeDays = days
@@ -70,10 +71,10 @@ func (b *Broker) AuditKeys(ctx context.Context, opt AuditOptions) ([]KeyAudit, e
 		if !k.Added.IsZero() {
 			added := k.Added
 			a.Added = &added
-			a.AgeDays = ageDays(b.now(), added)
+			a.AgeDays = ageDays(m.now(), added)
 		}
 		if !opt.Offline {
-			b.auditAWS(ctx, &a, k, opt.NoIAM)
+			m.auditAWS(ctx, &a, k, opt.NoIAM)
 		}
 		out = append(out, a)
 	}
@@ -86,8 +87,8 @@ func ageDays(now, t time.Time) *int {
 }
 
 // auditAWS fills in who owns the key and what IAM says about it.
-func (b *Broker) auditAWS(ctx context.Context, a *KeyAudit, k vault.Key, noIAM bool) {
-	who, err := b.Identity(ctx, a.Profile, k)
+func (m *Manager) auditAWS(ctx context.Context, a *KeyAudit, k vault.Key, noIAM bool) {
+	who, err := m.Identity(ctx, a.Profile, k)
 	if err != nil {
 		a.Problems = append(a.Problems, err.Error())
 		return
@@ -97,7 +98,7 @@ func (b *Broker) auditAWS(ctx context.Context, a *KeyAudit, k vault.Key, noIAM b
 	if noIAM || a.Root {
 		return // IAM manages users' keys; a root key shows in the console only
 	}
-	l, err := b.Lifecycle(ctx, a.Profile)
+	l, err := m.Open(ctx, a.Profile)
 	if err == nil {
 		var list KeyList
 		if list, err = l.Keys(ctx, a.MaxAgeDays); err == nil {
@@ -105,14 +106,14 @@ func (b *Broker) auditAWS(ctx context.Context, a *KeyAudit, k vault.Key, noIAM b
 				ak.ID = keyscan.MaskID(ak.ID)
 				a.IAM = &ak
 				if !ak.Created.IsZero() {
-					a.AgeDays = ageDays(b.now(), ak.Created) // IAM's date beats the keychain's
+					a.AgeDays = ageDays(m.now(), ak.Created) // IAM's date beats the keychain's
 				}
 				return
 			}
 			err = errors.New("IAM does not list this key for its user: it may have been deleted")
 		}
 	}
-	var noMFA *NoMFAError
+	var noMFA *broker.NoMFAError
 	if errors.As(err, &noMFA) {
 		err = errors.New("no status or last use: IAM needs an MFA session and the profile has no mfa_serial")
 	}
@@ -130,7 +131,7 @@ type KeyOwner struct {
 // KeyOwners says for each key ID whose it is: a stored key (by ID), and
 // the account from STS GetAccessKeyInfo, signed with the first stored
 // long-term key that STS accepts. keys is AuditKeys' answer.
-func (b *Broker) KeyOwners(ctx context.Context, ids []string, keys []KeyAudit, opt AuditOptions) map[string]KeyOwner {
+func (m *Manager) KeyOwners(ctx context.Context, ids []string, keys []KeyAudit, opt AuditOptions) map[string]KeyOwner {
 	out := map[string]KeyOwner{}
 	accounts := map[string]bool{}
 	for _, k := range keys {
@@ -156,7 +157,7 @@ func (b *Broker) KeyOwners(ctx context.Context, ids []string, keys []KeyAudit, o
 		case len(keys) == 0:
 			o.Problem = "no stored key to ask STS with"
 		default:
-			o.Account, signers, o.Problem = b.accountOf(ctx, id, signers)
+			o.Account, signers, o.Problem = m.accountOf(ctx, id, signers)
 			o.Yours = o.Yours || accounts[o.Account]
 		}
 		out[id] = o
@@ -166,22 +167,22 @@ func (b *Broker) KeyOwners(ctx context.Context, ids []string, keys []KeyAudit, o
 
 // accountOf asks STS which account id belongs to, signing with the first
 // of signers that works; it returns the signers still worth trying.
-func (b *Broker) accountOf(ctx context.Context, id string, signers []KeyAudit) (string, []KeyAudit, string) {
+func (m *Manager) accountOf(ctx context.Context, id string, signers []KeyAudit) (string, []KeyAudit, string) {
 	problem := "no stored key that STS accepts"
 	for len(signers) > 0 {
 		s := signers[0]
-		k, err := b.Vault.Key(s.Profile)
+		k, err := m.Vault.Key(s.Profile)
 		if err != nil {
 			signers = signers[1:]
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		out, err := b.Clients.STS(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, "us-east-1").
+		out, err := m.Clients.STS(broker.Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, "us-east-1").
 			GetAccessKeyInfo(cctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(id)})
 		cancel()
-		err = classify(err, "sts", s.Profile, k.AccessKeyID)
-		var rejected *RejectedKeyError
-		var down *UnreachableError
+		err = broker.Classify(err, "sts", s.Profile, k.AccessKeyID)
+		var rejected *broker.RejectedKeyError
+		var down *broker.UnreachableError
 		switch {
 		case err == nil:
 			return aws.ToString(out.Account), signers, ""
@@ -203,13 +204,13 @@ func (b *Broker) accountOf(ctx context.Context, id string, signers []KeyAudit) (
 
 // SecretProfiles says which of secrets are a stored key's secret, by the
 // profile storing it. The secrets are compared in memory only.
-func (b *Broker) SecretProfiles(secrets []string, keys []KeyAudit) map[string]string {
+func (m *Manager) SecretProfiles(secrets []string, keys []KeyAudit) map[string]string {
 	out := map[string]string{}
 	if len(secrets) == 0 {
 		return out
 	}
 	for _, a := range keys {
-		k, err := b.Vault.Key(a.Profile)
+		k, err := m.Vault.Key(a.Profile)
 		if err != nil {
 			continue
 		}
