@@ -132,3 +132,11 @@ func completeProfiles(c *cli.Context) {
 		fmt.Fprintln(c.App.Writer, name)
 	}
 }
+
+// debugLogger logs to stderr with --debug, and is silent otherwise.
+func debugLogger(c *cli.Context) func(string, ...any) {
+	if !c.Bool("debug") {
+		return func(string, ...any) {}
+	}
+	return log.New(c.App.ErrWriter, "broker: debug: ", log.Ltime|log.Lmicroseconds).Printf
+}

@@ -31,9 +31,9 @@ func keysCommand() *cli.Command {
 			mfaTokenFlag,
 		},
 		Subcommands: []*cli.Command{
-			keyChangeCommand(broker.ActionActivate, "make an inactive key work again"),
-			keyChangeCommand(broker.ActionDeactivate, "make a key stop working (it can be activated again)"),
-			keyChangeCommand(broker.ActionDelete, "delete an inactive key for good"),
+			changesKeys(keyChangeCommand(broker.ActionActivate, "make an inactive key work again")),
+			changesKeys(keyChangeCommand(broker.ActionDeactivate, "make a key stop working (it can be activated again)")),
+			changesKeys(keyChangeCommand(broker.ActionDelete, "delete an inactive key for good")),
 		},
 		BashComplete: completeProfiles,
 		Action:       runKeys,
