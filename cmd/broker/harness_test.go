@@ -69,6 +69,9 @@ type world struct {
 	mfaLog  string
 	backend string
 	env     []string
+
+	viaAsks   int    // MFA codes the last sameAsDirect's client call asked
+	viaSigner string // the key that signed the last GetSessionToken by then
 }
 
 func newWorld(t *testing.T) *world {
