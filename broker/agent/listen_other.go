@@ -7,6 +7,6 @@ import (
 	"net"
 )
 
-func listen(string) (*net.UnixListener, func(), error) {
-	return nil, nil, errors.New("the broker agent is not supported on Windows; BROKER_AGENT is off here")
+func listen(string) (*net.UnixListener, func(), func() error, error) {
+	return nil, nil, nil, errors.New("the broker agent is not supported on Windows; BROKER_AGENT is off here")
 }

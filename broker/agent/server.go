@@ -100,11 +100,12 @@ func (s *Server) Run(ctx context.Context) error {
 	s.started = s.now()
 	s.lastBusy = s.started
 
-	ln, release, err := listen(s.Dir)
+	ln, release, intact, err := listen(s.Dir)
 	if err != nil {
 		return err
 	}
 	defer release()
+	defer s.stop() // ends watch and every connection
 	s.logf("agent %d listening on %s, idle limit %s", os.Getpid(), filepath.Join(s.Dir, wire.SocketName), s.Idle)
 
 	go func() {
@@ -114,7 +115,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		ln.Close()
 	}()
-	go s.watchIdle()
+	go s.watch(intact)
 
 	for {
 		c, err := ln.AcceptUnix()
@@ -136,10 +137,13 @@ func (s *Server) Run(ctx context.Context) error {
 // stop makes Run return.
 func (s *Server) stop() { s.stopOnce.Do(func() { close(s.stopped) }) }
 
-// watchIdle stops the agent once it has held no usable answer, had no
-// client and no flight for s.Idle; it drops expired answers on the way.
-func (s *Server) watchIdle() {
-	tick := min(max(s.Idle/10, 10*time.Millisecond), 30*time.Second)
+// watch stops the agent once it has held no usable answer, had no client
+// and no flight for s.Idle, or as soon as its folder or socket is no longer
+// the private one it made (changed mode or owner, replaced, removed): it
+// cannot be trusted, and clients refuse it, so a new agent takes over. On
+// the way it drops expired answers.
+func (s *Server) watch(intact func() error) {
+	tick := min(max(s.Idle/10, 10*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -156,6 +160,11 @@ func (s *Server) watchIdle() {
 		}
 		idle := now.Sub(s.lastBusy)
 		s.mu.Unlock()
+		if err := intact(); err != nil {
+			s.logf("exiting: %v", err)
+			s.stop()
+			return
+		}
 		if idle >= s.Idle {
 			s.logf("idle for %s: exiting", idle.Round(time.Second))
 			s.stop()

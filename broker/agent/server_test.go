@@ -210,3 +210,38 @@ func TestSecondAgentRefused(t *testing.T) {
 		t.Fatalf("second agent: %v, want ErrRunning", err)
 	}
 }
+
+// An agent whose folder or socket changes under it (mode, owner, replaced)
+// exits: clients refuse it, and a new agent takes the folder over.
+func TestTamperedSocketEndsAgent(t *testing.T) {
+	for name, tamper := range map[string]func(dir string) error{
+		"socket mode": func(dir string) error { return os.Chmod(filepath.Join(dir, wire.SocketName), 0o666) },
+		"folder mode": func(dir string) error { return os.Chmod(dir, 0o755) },
+		"socket gone": func(dir string) error { return os.Remove(filepath.Join(dir, wire.SocketName)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(shortTempDir(t), "broker", "agent")
+			s := &Server{Dir: dir, Idle: time.Hour}
+			done := make(chan error, 1)
+			go func() { done <- s.Run(context.Background()) }()
+			waitFor(t, func() bool {
+				c, err := wire.Dial(dir)
+				if err == nil {
+					c.Close()
+				}
+				return err == nil
+			})
+			if err := tamper(dir); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := wire.Dial(dir); err == nil {
+				t.Error("a client trusted the tampered socket")
+			}
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the agent kept serving a tampered socket")
+			}
+		})
+	}
+}

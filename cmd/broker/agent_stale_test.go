@@ -35,7 +35,6 @@ func (w *world) sameAsDirect(event string, extraEnv ...string) result {
 	return via
 }
 
-
 func TestAgentNeverStale(t *testing.T) {
 	w := newWorld(t)
 	u := w.newUser("alice")
