@@ -48,6 +48,9 @@ type Server struct {
 	Idle time.Duration        // exit after this long with no usable answer and no client; DefaultIdle when 0
 	Now  func() time.Time     // clock; time.Now when nil
 	Logf func(string, ...any) // diagnostics, never a secret; silent when nil
+	// CheckEvery is how often the agent checks that its folder and socket
+	// are still the private ones it made; 1s when 0.
+	CheckEvery time.Duration
 
 	mu       sync.Mutex
 	answers  map[string]wire.Credentials
@@ -143,7 +146,11 @@ func (s *Server) stop() { s.stopOnce.Do(func() { close(s.stopped) }) }
 // cannot be trusted, and clients refuse it, so a new agent takes over. On
 // the way it drops expired answers.
 func (s *Server) watch(intact func() error) {
-	tick := min(max(s.Idle/10, 10*time.Millisecond), time.Second)
+	every := s.CheckEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := min(max(s.Idle/10, 10*time.Millisecond), every)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
