@@ -29,6 +29,7 @@ func waitGone(t *testing.T, pid int) {
 }
 
 func TestAgentUnsafeFolderReplaced(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	if os.Getuid() != 0 {
 		t.Skip("needs root to make files of another user")
 	}
@@ -101,6 +102,7 @@ func TestAgentUnsafeFolderReplaced(t *testing.T) {
 // /dev/null), non-dumpable without core dumps, with no secret in its argv,
 // its environment or any file.
 func TestAgentProcess(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, u := setupDev(t)
 	e := decodeExport(t, w.client(nil, "dev").stdout)
 	pid := w.agentPID()
@@ -153,6 +155,7 @@ func TestAgentProcess(t *testing.T) {
 
 // BROKER_AGENT=off: no agent, no socket, every command as before.
 func TestAgentOff(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, _ := setupDev(t)
 	w.env = append(w.env, "BROKER_AGENT=off")
 	decodeExport(t, w.mustBroker("export", "dev"))
@@ -170,6 +173,7 @@ func TestAgentOff(t *testing.T) {
 
 // start, status, stop, and the idle exit.
 func TestAgentCommands(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w := newWorld(t)
 	w.mustBroker("agent", "start")
 	pid := w.agentPID()

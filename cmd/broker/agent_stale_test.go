@@ -36,6 +36,7 @@ func (w *world) sameAsDirect(event string, extraEnv ...string) result {
 }
 
 func TestAgentNeverStale(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w := newWorld(t)
 	u := w.newUser("alice")
 	dev := func(extra string) {
@@ -117,6 +118,7 @@ func TestAgentNeverStale(t *testing.T) {
 // Every command that changes keys or sessions renews the generation and
 // makes the agent drop what it holds, even when it fails.
 func TestAgentChangeCommandsInvalidate(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, _ := setupDev(t)
 	gen := filepath.Join(w.run, "broker", "agent", "generation")
 	for _, args := range [][]string{

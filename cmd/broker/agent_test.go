@@ -98,6 +98,7 @@ func (w *world) direct(args ...string) result {
 	return w.cmd([]string{"BROKER_AGENT=off"}, brokerBin, args...)
 }
 
+// Not parallel: the bus monitor counts every Secret Service call on the bus.
 func TestAgentWarmPathTouchesNoKeychain(t *testing.T) {
 	w, _ := setupDev(t)
 	if w.backend != "secret-service" {
@@ -143,6 +144,7 @@ func TestAgentWarmPathTouchesNoKeychain(t *testing.T) {
 }
 
 func TestAgentParallelColdCallers(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, _ := setupDev(t)
 	const n = 30
 	var wg sync.WaitGroup
@@ -181,6 +183,7 @@ func TestAgentParallelColdCallers(t *testing.T) {
 // still running) and others wait: every caller ends, with credentials or
 // one clear error, and none hangs.
 func TestAgentKilledMidFlight(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, u := setupDev(t)
 	gate := filepath.Join(w.root, "gate")
 	// The code comes once the gate file exists: the flight lasts until then.

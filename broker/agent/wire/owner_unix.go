@@ -22,5 +22,5 @@ func identity(fi fs.FileInfo) []uint64 {
 	if !ok {
 		return []uint64{uint64(fi.Size()), uint64(fi.ModTime().UnixNano())}
 	}
-	return []uint64{uint64(st.Dev), uint64(st.Ino), uint64(st.Size), uint64(fi.ModTime().UnixNano())}
+	return []uint64{uint64(st.Dev), uint64(st.Ino), uint64(st.Size), uint64(fi.ModTime().UnixNano()), changeTime(st)}
 }
