@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -152,35 +150,15 @@ func hashFile(h interface{ Write([]byte) (int, error) }, path string) error {
 		binary.BigEndian.PutUint64(id[:], v)
 		h.Write(id[:])
 	}
-	data, err := readAll(f, fi.Size())
-	if err != nil {
-		return err
-	}
 	// The identity above already changes with every write (the change
 	// time cannot be set back); the checksum also catches a file system
 	// with coarse times. CRC-32C runs in hardware: SHA-256 of a config of
 	// 10,000 profiles would cost more than the rest of the warm call.
-	binary.BigEndian.PutUint32(id[:4], crc32.Checksum(data, castagnoli))
+	sum, err := checksum(f, fi.Size())
+	if err != nil {
+		return err
+	}
+	binary.BigEndian.PutUint32(id[:4], sum)
 	_, err = h.Write(id[:4])
 	return err
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// readAll reads f to its end in as few reads as its size allows.
-func readAll(f *os.File, size int64) ([]byte, error) {
-	data := make([]byte, 0, size+1)
-	for {
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
-		}
-		n, err := f.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if errors.Is(err, io.EOF) {
-			return data, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 }
