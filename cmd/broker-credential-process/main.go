@@ -42,7 +42,10 @@ func main() {
 // warm prints the agent's answer for profile; answered false means it has
 // none and nothing was written.
 func warm(profile string) (answered bool, err error) {
-	dir := wire.Dir()
+	dir, err := wire.Dir()
+	if err != nil {
+		return false, nil
+	}
 	key, err := wire.Key(dir, profile, os.Environ())
 	if err != nil {
 		return false, nil

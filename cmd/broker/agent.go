@@ -78,7 +78,11 @@ func agentForeground(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	logger := log.New(c.App.ErrWriter, "broker agent: ", log.LstdFlags)
-	s := &agent.Server{Dir: wire.Dir(), Idle: idle, Logf: logger.Printf}
+	dir, err := wire.Dir()
+	if err != nil {
+		return err
+	}
+	s := &agent.Server{Dir: dir, Idle: idle, Logf: logger.Printf}
 	err = s.Run(ctx)
 	if errors.Is(err, agent.ErrRunning) {
 		return withHint(err, "`broker agent status` shows it; `broker agent stop` stops it")
@@ -148,7 +152,11 @@ func agentRequest(req wire.Request) (wire.Response, error) {
 	if !wire.Supported {
 		return wire.Response{}, wire.ErrNotRunning
 	}
-	conn, err := wire.Dial(wire.Dir())
+	dir, err := wire.Dir()
+	if err != nil {
+		return wire.Response{}, err
+	}
+	conn, err := wire.Dial(dir)
 	if err != nil {
 		return wire.Response{}, err
 	}

@@ -139,7 +139,7 @@ func TestAgentProcess(t *testing.T) {
 	environ := proc("environ")
 	for _, kv := range strings.Split(strings.TrimRight(environ, "\x00"), "\x00") {
 		name, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains([]string{"XDG_RUNTIME_DIR", "TMPDIR", "HOME", "DBUS_SESSION_BUS_ADDRESS", "BROKER_AGENT_INTERMEDIATE"}, name) {
+		if !slices.Contains([]string{"XDG_RUNTIME_DIR", "TMPDIR", "HOME", "XDG_CACHE_HOME", "DBUS_SESSION_BUS_ADDRESS", "BROKER_AGENT_INTERMEDIATE"}, name) {
 			t.Errorf("agent environment has %s", name)
 		}
 	}

@@ -57,7 +57,11 @@ func askAgent(ctx context.Context, name string, debugf func(string, ...any)) (*b
 	if !wire.Enabled(os.Getenv) {
 		return nil, nil
 	}
-	dir := wire.Dir()
+	dir, err := wire.Dir()
+	if err != nil {
+		debugf("agent: not asked: %v", err)
+		return nil, nil
+	}
 	key, err := wire.Key(dir, name, os.Environ())
 	if err != nil {
 		debugf("agent: not asked: %v", err)
@@ -117,13 +121,19 @@ func (f *agentFlight) done(creds broker.Credentials, err error) {
 	}
 }
 
-func agentSocket() string { return filepath.Join(wire.Dir(), wire.SocketName) }
+func agentSocket() string {
+	dir, err := wire.Dir()
+	if err != nil {
+		return "(none: " + err.Error() + ")"
+	}
+	return filepath.Join(dir, wire.SocketName)
+}
 
 // agentEnv is the agent's whole environment: where its folder is, and no
 // more. It reads no config and no keychain, and must not start a D-Bus.
 func agentEnv(idle string) []string {
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=disabled:", intermediateVar + "=1"}
-	for _, name := range []string{"XDG_RUNTIME_DIR", "TMPDIR", "HOME", idleVar} {
+	for _, name := range []string{"XDG_RUNTIME_DIR", "TMPDIR", "HOME", "XDG_CACHE_HOME", idleVar} {
 		if v, ok := os.LookupEnv(name); ok {
 			env = append(env, name+"="+v)
 		}
@@ -144,7 +154,12 @@ func changesKeys(cmd *cli.Command) *cli.Command {
 		if !wire.Supported {
 			return action(c)
 		}
-		dir := wire.Dir()
+		dir, err := wire.Dir()
+		if err != nil {
+			// No private runtime folder: no agent can be reached either.
+			debugf("agent: %v", err)
+			return action(c)
+		}
 		if err := wire.BeginChange(dir); err != nil {
 			debugf("agent: marking a change: %v", err)
 		}

@@ -35,7 +35,10 @@ func startAgent(idle string) (*wire.AgentStatus, error) {
 	if st, err := agentRequest(wire.Request{Op: wire.OpStatus}); err == nil && st.Agent != nil {
 		return st.Agent, nil
 	}
-	dir := wire.Dir()
+	dir, err := wire.Dir()
+	if err != nil {
+		return nil, err
+	}
 	if err := wire.EnsureDir(dir); err != nil {
 		return nil, fmt.Errorf("the agent's folder: %w", err)
 	}

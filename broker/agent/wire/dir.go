@@ -14,22 +14,23 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/broker-dev/broker/internal/rundir"
 )
 
 // SocketName is the agent's socket inside Dir.
 const SocketName = "sock"
 
-// Dir is the agent's folder: "agent" inside broker's per-user runtime
-// folder, $XDG_RUNTIME_DIR/broker or else <temp dir>/broker-UID, the same
-// place broker.DefaultLockDir names.
-//
-// This is the one place that decides where the agent lives; when broker's
-// runtime folder moves (issue 8, point 14), only this function changes.
-func Dir() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		return filepath.Join(dir, "broker", "agent")
+// Dir is the agent's folder: "agent" inside broker's private per-user
+// runtime folder, where the session locks are (internal/rundir: created if
+// missing, never another user's or a link of theirs). This is the one
+// place that decides where the agent lives.
+func Dir() (string, error) {
+	dir, err := rundir.Dir()
+	if err != nil {
+		return "", err
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("broker-%d", os.Getuid()), "agent")
+	return filepath.Join(dir, "agent"), nil
 }
 
 // ErrUnsafe says that the agent's folder or socket is not one only this
@@ -64,6 +65,12 @@ func checkParent(parent string) error {
 	fi, err := os.Lstat(parent)
 	if err != nil {
 		return err
+	}
+	if uid, ok := owner(fi); ok && uid == os.Getuid() && fi.Mode().Type() == fs.ModeSymlink {
+		// The runtime folder may be a link of the user's own (rundir).
+		if fi, err = os.Stat(parent); err != nil {
+			return err
+		}
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a folder: %w", parent, ErrUnsafe)
