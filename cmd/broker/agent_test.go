@@ -93,11 +93,6 @@ func (w *world) client(extraEnv []string, args ...string) result {
 	return w.cmd(extraEnv, clientBin, args...)
 }
 
-// direct runs broker with the agent off: what the direct path answers.
-func (w *world) direct(args ...string) result {
-	return w.cmd([]string{"BROKER_AGENT=off"}, brokerBin, args...)
-}
-
 // Not parallel: the bus monitor counts every Secret Service call on the bus.
 func TestAgentWarmPathTouchesNoKeychain(t *testing.T) {
 	w, _ := setupDev(t)
