@@ -9,7 +9,8 @@ usage() {
 usage: ./install.sh [--prefix DIR]
 
 Builds broker from this checkout with your Go toolchain and installs the
-binary as DIR/bin/broker.
+binaries as DIR/bin/broker and DIR/bin/broker-credential-process (the small
+client `broker setup` writes into credential_process).
 
   --prefix DIR   where to install (default: /usr/local if you can write
                  there, else ~/.local)
@@ -84,10 +85,14 @@ echo "building broker $version with $have" >&2
 cgo=0
 [[ $(go env GOOS) == darwin ]] && cgo=1
 CGO_ENABLED=$cgo GOTOOLCHAIN=local go build -trimpath -tags urfave_cli_no_docs -ldflags "-X main.version=$version" -o "$work/broker" ./cmd/broker
-chmod 0755 "$work/broker"
+# The credential_process client links neither the AWS SDK nor the keychain
+# nor the CLI library: it asks the agent and hands over to broker export.
+CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -o "$work/broker-credential-process" ./cmd/broker-credential-process
+chmod 0755 "$work/broker" "$work/broker-credential-process"
 mv -f "$work/broker" "$bindir/broker"
+mv -f "$work/broker-credential-process" "$bindir/broker-credential-process"
 
-echo "installed $bindir/broker ($("$bindir/broker" --version 2>/dev/null || echo "version $version"))"
+echo "installed $bindir/broker ($("$bindir/broker" --version 2>/dev/null || echo "version $version")) and $bindir/broker-credential-process"
 case ":$PATH:" in
 *":$bindir:"*) ;;
 *) echo "warning: $bindir is not on your PATH; add it, e.g. in ~/.profile: export PATH=\"$bindir:\$PATH\"" >&2 ;;

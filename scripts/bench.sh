@@ -4,15 +4,23 @@
 # document (internal/benchfloor), and against a config of 10,000 profiles.
 #
 # Targets: the warm call within 2x the floor; 10,000 profiles within 1.3x of
-# one. The script says whether each is met; missing one is a finding, not a
+# one. The warm call is timed without the agent (BROKER_AGENT=off: broker
+# export reads the keychain) and with it (broker export, and the small
+# credential_process client broker-credential-process that `broker setup`
+# writes, both answered by the agent from memory). The script says whether each is met; missing one is a finding, not a
 # failure: it exits 0 whenever it measured.
 #
-# Cases, each timed with hyperfine -N (no shell in between) and its peak RSS
-# taken with GNU time (%M, the median of several runs):
+# Cases, each timed with hyperfine -N (no shell in between) where hyperfine
+# is installed, else with internal/benchfloor/timeit (the same: fork, exec,
+# wait, no shell), and its peak RSS taken with GNU time (%M, the median of
+# several runs):
 #   floor             internal/benchfloor
 #   broker --version  the broker binary starting and doing nothing
-#   warm, 1 profile   broker export dev, the config holding only dev
-#   warm, 10k         broker export dev, dev in the middle of 10,000 profiles
+#   warm, 1 profile   broker export dev, the config holding only dev, no agent
+#   warm, 10k         broker export dev, dev in the middle of 10,000 profiles, no agent
+#   agent, export     broker export dev answered by the agent
+#   agent, client     broker-credential-process dev answered by the agent
+#   agent, client 10k the same with 10,000 profiles
 # in three environments:
 #   keyctl          kernel keyring, a D-Bus session bus running (a desktop)
 #   keyctl, no bus  kernel keyring, DBUS_SESSION_BUS_ADDRESS=disabled: (a server)
@@ -58,8 +66,9 @@
 #   COLD_RUNS=20 (per cold case, in 2 rounds) PARALLEL=30 PARALLEL_ROUNDS=5
 #
 # Needs go, python3 and moto_server (PyPI: moto[server]); installs missing
-# Debian packages (hyperfine time gnome-keyring dbus keyutils, and strace
-# with --breakdown) with apt-get.
+# Debian packages (time gnome-keyring dbus keyutils, and strace with
+# --breakdown) with apt-get. The agent it starts (in its private runtime
+# folder) is stopped at the end.
 
 set -Eeuo pipefail
 
@@ -72,7 +81,7 @@ PARALLEL=${PARALLEL:-30}
 PARALLEL_ROUNDS=${PARALLEL_ROUNDS:-5}
 PROFILES=10000
 KEYRING_PASSWORD=broker-bench # gnome-keyring creates no login keyring for ""
-DEBIAN_PACKAGES=(hyperfine time gnome-keyring dbus keyutils)
+DEBIAN_PACKAGES=(time gnome-keyring dbus keyutils) # hyperfine is used when installed
 
 breakdown=0
 rt=()
@@ -142,6 +151,7 @@ cleanup() {
 	# A signal can land while a command's stderr goes to a log file.
 	exec 2>&3
 	for pid in "${parallel_pids[@]}"; do stop "$pid"; done
+	stop_agent
 	stop "$moto_pid"
 	stop "$monitor_pid"
 	# Items first, while the keyring daemon still answers.
@@ -162,6 +172,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# stop_agent ends the agent this run started (in its private runtime folder).
+stop_agent() {
+	[[ -n $tmp && -x $tmp/bin/broker && -n ${XDG_RUNTIME_DIR:-} && $XDG_RUNTIME_DIR == "$tmp"/* ]] || return 0
+	local pid
+	pid=$("$tmp/bin/broker" agent status 2>/dev/null | sed -n 's/^running: pid \([0-9]*\),.*/\1/p')
+	[[ -n $pid ]] || return 0
+	"$tmp/bin/broker" agent stop >/dev/null 2>&1 || kill -9 "$pid" 2>/dev/null || true
+}
+
+# timecmd NAME JSON WARMUP RUNS [--prepare CMD] -- CMD...: times CMD (no
+# shell; under --rt's chrt) with hyperfine -N where installed, else with
+# timeit; writes hyperfine's JSON either way.
+timecmd() {
+	local name=$1 json=$2 warmup=$3 runs=$4 prepare=()
+	shift 4
+	if [[ $1 == --prepare ]]; then
+		prepare=("$2")
+		shift 2
+	fi
+	shift # --
+	if ((have_hyperfine)); then
+		"${rt[@]}" hyperfine -N --style basic --warmup "$warmup" --runs "$runs" ${prepare:+--prepare "${prepare[0]}"} \
+			--command-name "$name" --export-json "$json" "$*"
+	else
+		"${rt[@]}" "$tmp/bin/timeit" -warmup "$warmup" -runs "$runs" ${prepare:+-prepare "${prepare[0]}"} \
+			-name "$name" -json "$json" -- "$@"
+	fi
+}
 
 # --- tools -------------------------------------------------------------------
 
@@ -191,6 +230,8 @@ if ((${#rt[@]})); then
 	chrt -f 10 true 2>/dev/null || fail "--rt: chrt -f 10 is not allowed here (it needs root or CAP_SYS_NICE)"
 fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+have_hyperfine=0
+command -v hyperfine >/dev/null && have_hyperfine=1
 
 # --- build -------------------------------------------------------------------
 
@@ -205,7 +246,9 @@ chmod 700 "$tmp/run"
 say "building broker and the floor (-trimpath, as install.sh does)"
 # Built as install.sh builds it.
 CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -tags urfave_cli_no_docs -ldflags "-X main.version=bench" -o "$tmp/bin/broker" ./cmd/broker
+CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/broker-credential-process" ./cmd/broker-credential-process
 GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/floor" ./internal/benchfloor
+GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/timeit" ./internal/benchfloor/timeit
 GOTOOLCHAIN=local go build -trimpath -o "$tmp/bin/stscall" ./internal/benchfloor/stscall
 
 # --- a private world ---------------------------------------------------------
@@ -274,7 +317,9 @@ broker_env() {
 	local name=$1 bus=$bus_address
 	shift
 	[[ $name == keyctl-nobus ]] && bus=disabled:
-	DBUS_SESSION_BUS_ADDRESS=$bus BROKER_BACKEND=$(backend_of "$name") BROKER_KEYRING_SERVICE=$service "$@"
+	# The agent only where a case asks for it (BROKER_AGENT=on).
+	DBUS_SESSION_BUS_ADDRESS=$bus BROKER_BACKEND=$(backend_of "$name") BROKER_KEYRING_SERVICE=$service \
+		BROKER_AGENT=${BROKER_AGENT:-off} "$@"
 }
 
 # One cold call per backend mints the session; it is cached under a key
@@ -301,8 +346,18 @@ for name in "${envs[@]}"; do
 			fail "warm broker export dev ($name, config-$cfg): $(cat "$tmp/warm.log")"
 		cmp -s "$tmp/warm.json" "$tmp/cold.$(backend_of "$name").json" ||
 			fail "warm broker export dev ($name, config-$cfg) printed another session than the cold call"
+		# The agent: the first call with it starts it and hands it the
+		# keychain's session; from then on it answers from memory.
+		for client in "$tmp/bin/broker export" "$tmp/bin/broker-credential-process"; do
+			# shellcheck disable=SC2086 # a command and its first argument
+			AWS_CONFIG_FILE=$tmp/config-$cfg BROKER_AGENT=on broker_env "$name" $client dev >"$tmp/warm.json" 2>"$tmp/warm.log" ||
+				fail "$client dev with the agent ($name, config-$cfg): $(cat "$tmp/warm.log")"
+			cmp -s "$tmp/warm.json" "$tmp/cold.$(backend_of "$name").json" ||
+				fail "$client dev with the agent ($name, config-$cfg) printed another session than the cold call"
+		done
 	done
 done
+"$tmp/bin/broker" agent status >/dev/null || fail "no agent runs after the warm calls"
 
 # --- breakdown (optional) ----------------------------------------------------
 
@@ -344,14 +399,18 @@ fi
 # --- timing ------------------------------------------------------------------
 
 # hyperfine -N splits its command line on whitespace; $tmp has none.
-cases=(floor version warm1 warm10k)
-declare -A config=([floor]=1 [version]=1 [warm1]=1 [warm10k]=10k)
+cases=(floor version warm1 warm10k agent1 client1 client10k)
+declare -A config=([floor]=1 [version]=1 [warm1]=1 [warm10k]=10k [agent1]=1 [client1]=1 [client10k]=10k)
 declare -A command=(
 	[floor]="$tmp/bin/floor"
 	[version]="$tmp/bin/broker --version"
 	[warm1]="$tmp/bin/broker export dev"
 	[warm10k]="$tmp/bin/broker export dev"
+	[agent1]="$tmp/bin/broker export dev"
+	[client1]="$tmp/bin/broker-credential-process dev"
+	[client10k]="$tmp/bin/broker-credential-process dev"
 )
+declare -A agent=([floor]=off [version]=off [warm1]=off [warm10k]=off [agent1]=on [client1]=on [client10k]=on)
 
 if ((warm)); then
 	step=timing
@@ -362,10 +421,10 @@ if ((warm)); then
 		for name in "${envs[@]}"; do
 			for c in "${cases[@]}"; do
 				out=$tmp/out/$name.$c.$round
-				AWS_CONFIG_FILE=$tmp/config-${config[$c]} broker_env "$name" "${rt[@]}" \
-					hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" \
-					--command-name "$c" --export-json "$out.json" "${command[$c]}" >"$out.log" 2>&1 ||
-					fail "hyperfine $c ($name): $(tail -5 "$out.log")"
+				read -ra argv <<<"${command[$c]}"
+				AWS_CONFIG_FILE=$tmp/config-${config[$c]} BROKER_AGENT=${agent[$c]} broker_env "$name" \
+					timecmd "$c" "$out.json" "$warmup" "$per_round" -- "${argv[@]}" >"$out.log" 2>&1 ||
+					fail "timing $c ($name): $(tail -5 "$out.log")"
 			done
 		done
 	done
@@ -375,7 +434,7 @@ if ((warm)); then
 		for c in "${cases[@]}"; do
 			read -ra argv <<<"${command[$c]}"
 			for ((r = 0; r < RSS_RUNS; r++)); do
-				AWS_CONFIG_FILE=$tmp/config-${config[$c]} broker_env "$name" \
+				AWS_CONFIG_FILE=$tmp/config-${config[$c]} BROKER_AGENT=${agent[$c]} broker_env "$name" \
 					/usr/bin/time -f %M -a -o "$tmp/out/$name.$c.rss" "${argv[@]}" >/dev/null 2>&1 ||
 					fail "measuring the peak RSS of $c ($name)"
 			done
@@ -427,16 +486,14 @@ if ((cold)); then
 	for ((round = 0; round < 2; round++)); do
 		for name in "${cold_envs[@]}"; do
 			out=$tmp/out/cold.$name.cold.$round
-			AWS_CONFIG_FILE=$tmp/config-1 broker_env "$name" "${rt[@]}" \
-				hyperfine -N --style basic --warmup 2 --runs "$cold_per_round" \
-				--prepare "$tmp/bin/broker clear" --command-name cold \
-				--export-json "$out.json" "$tmp/bin/broker export dev" >"$out.log" 2>&1 ||
-				fail "hyperfine cold ($name): $(tail -5 "$out.log")"
+			AWS_CONFIG_FILE=$tmp/config-1 broker_env "$name" \
+				timecmd cold "$out.json" 2 "$cold_per_round" --prepare "$tmp/bin/broker clear" -- \
+				"$tmp/bin/broker" export dev >"$out.log" 2>&1 ||
+				fail "timing cold ($name): $(tail -5 "$out.log")"
 			out=$tmp/out/cold.$name.bare.$round
-			"${stsenv[@]}" "${rt[@]}" \
-				hyperfine -N --style basic --warmup 2 --runs "$cold_per_round" \
-				--command-name bare --export-json "$out.json" "$tmp/bin/stscall" >"$out.log" 2>&1 ||
-				fail "hyperfine bare STS call: $(tail -5 "$out.log")"
+			AWS_ACCESS_KEY_ID=${stsenv[1]#*=} AWS_SECRET_ACCESS_KEY=${stsenv[2]#*=} \
+				timecmd bare "$out.json" 2 "$cold_per_round" -- "$tmp/bin/stscall" >"$out.log" 2>&1 ||
+				fail "timing the bare STS call: $(tail -5 "$out.log")"
 		done
 	done
 
@@ -492,7 +549,7 @@ fi
 
 step=report
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-machine="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r), $(go version | awk '{ print $3, $4 }'), hyperfine $(hyperfine --version | awk '{ print $2 }'); load average $load_before before, $load_after after${rt:+; timed under ${rt[*]}}"
+machine="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r), $(go version | awk '{ print $3, $4 }'), $( ((have_hyperfine)) && echo "hyperfine $(hyperfine --version | awk '{ print $2 }')" || echo "timed with internal/benchfloor/timeit (no hyperfine installed)"); load average $load_before before, $load_after after${rt:+; timed under ${rt[*]}}"
 if ((warm)); then
 	python3 - "$tmp/out" "$machine" "$RUNS" "$ROUNDS" "$WARMUP" "$PROFILES" "$breakdown" "${envs[@]}" <<'PY'
 import glob, json, os, statistics, sys
@@ -504,6 +561,9 @@ CASES = [
     ("version", "broker --version"),
     ("warm1", "warm export, 1 profile"),
     ("warm10k", f"warm export, {profiles:,} profiles"),
+    ("agent1", "agent: broker export"),
+    ("client1", "agent: broker-credential-process"),
+    ("client10k", f"agent: broker-credential-process, {profiles:,} profiles"),
 ]
 LABEL = {"keyctl": "keyctl", "keyctl-nobus": "keyctl, no session bus", "secret-service": "secret-service"}
 
@@ -577,7 +637,7 @@ def ms(s):
 data = {env: {case: load(env, case) for case, _ in CASES} for env in envs}
 runs = min(x["n"] for r in data.values() for x in r.values())
 print(f"### Warm `broker export`\n")
-print(f"hyperfine -N, {runs} runs per case in {rounds} rounds taking every case in turn, {warmup} warm-up runs first; "
+print(f"{runs} runs per case in {rounds} rounds taking every case in turn, {warmup} warm-up runs first; "
       "CPU is user + system time; max RSS is the median of GNU time's %M over repeated runs.\n")
 print("| keychain | case | mean ± σ (ms) | median (ms) | × floor | 10k / 1 | CPU (ms) | CPU × floor | max RSS (MiB) |")
 print("|---|---|---|---|---|---|---|---|---|")
@@ -587,7 +647,8 @@ for env in envs:
     floor = r["floor"]
     for case, title in CASES:
         x = r[case]
-        tenk = f"{x['mean'] / r['warm1']['mean']:.2f}" if case == "warm10k" else ""
+        tenk = {"warm10k": f"{x['mean'] / r['warm1']['mean']:.2f}",
+                "client10k": f"{x['mean'] / r['client1']['mean']:.2f}"}.get(case, "")
         print(f"| {LABEL[env]} | {title} | {ms(x['mean'])} ± {ms(x['sd'])} | {ms(x['median'])} | "
               f"{x['mean'] / floor['mean']:.2f} | {tenk} | {ms(x['cpu'])} | {x['cpu'] / floor['cpu']:.2f} | {x['rss'] / 1024:.1f} |")
     w1 = r["warm1"]["mean"] / floor["mean"]
@@ -596,6 +657,10 @@ for env in envs:
                     + ("met" if w1 <= 2 else "NOT met"))
     verdicts.append(f"- {LABEL[env]}: {profiles:,} profiles take {w10k:.2f}x one profile (target: within 1.3x): "
                     + ("met" if w10k <= 1.3 else "NOT met"))
+    c1 = r["client1"]["mean"] / floor["mean"]
+    a1 = r["agent1"]["mean"] / floor["mean"]
+    verdicts.append(f"- {LABEL[env]}: with the agent, broker-credential-process takes {c1:.2f}x the floor "
+                    f"(broker export {a1:.2f}x; target: within 2x): " + ("met" if c1 <= 2 else "NOT met"))
 print(f"\nMachine: {machine}.\n")
 print("Targets (means):")
 print("\n".join(verdicts))

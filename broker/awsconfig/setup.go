@@ -30,6 +30,10 @@ func (e *ConflictError) Error() string {
 //
 //	credential_process = <quoted absolute broker path> export NAME
 //
+// or, when brokerPath is the credential_process client (ClientName),
+//
+//	credential_process = <quoted absolute client path> NAME
+//
 // and moves the keys that make the AWS CLI assume a role by itself (role_arn,
 // source_profile, external_id, role_session_name, duration_seconds) to
 // broker_-prefixed keys; where both exist, it keeps the broker_ one and drops
@@ -51,6 +55,9 @@ func Setup(path, name, brokerPath string, force bool) (changed bool, err error) 
 		return false, fmt.Errorf("broker path %q is not a clean absolute path", brokerPath)
 	}
 	want := quoteArg(brokerPath, windowsArgs) + " export " + quoteArg(name, windowsArgs)
+	if IsClient(filepath.Base(brokerPath)) {
+		want = quoteArg(brokerPath, windowsArgs) + " " + quoteArg(name, windowsArgs)
+	}
 	return editFile(path, func(f *File) ([]edit, error) {
 		return f.setupEdits(name, brokerPath, want, force)
 	})

@@ -188,12 +188,28 @@ func splitWindows(s string) ([]string, error) {
 // second word is export.
 func isBrokerLine(value, brokerPath string, windows bool) bool {
 	words, err := splitArgs(value, windows)
-	if err != nil || len(words) < 2 || words[1] != "export" {
+	if err != nil || len(words) < 2 {
+		return false
+	}
+	base := words[0][strings.LastIndexAny(words[0], `/\`)+1:]
+	if IsClient(base) {
+		return true
+	}
+	if words[1] != "export" {
 		return false
 	}
 	if brokerPath != "" && words[0] == brokerPath {
 		return true
 	}
-	base := words[0][strings.LastIndexAny(words[0], `/\`)+1:]
 	return base == "broker" || strings.EqualFold(base, "broker.exe")
+}
+
+// ClientName is the small credential_process client installed beside
+// broker: it asks the agent, and runs `broker export` when the agent cannot
+// answer.
+const ClientName = "broker-credential-process"
+
+// IsClient reports whether a program's file name is the client's.
+func IsClient(base string) bool {
+	return base == ClientName || strings.EqualFold(base, ClientName+".exe")
 }

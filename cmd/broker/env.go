@@ -180,3 +180,11 @@ func ignoredAWSVaultVars(environ []string) []string {
 	slices.Sort(notes)
 	return notes
 }
+
+// debugLogger logs to stderr with --debug, and is silent otherwise.
+func debugLogger(c *cli.Context) func(string, ...any) {
+	if !c.Bool("debug") {
+		return func(string, ...any) {}
+	}
+	return log.New(c.App.ErrWriter, "broker: debug: ", log.Ltime|log.Lmicroseconds).Printf
+}

@@ -67,18 +67,26 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return withHint(fmt.Errorf("command %q not found", argv[0]), "check the command name and PATH")
 			}
-			b, err := newBroker(c)
-			if err != nil {
-				return err
+			if c.Bool(serverFlag.Name) {
+				// The server mints as the command runs: it keeps its own
+				// broker, and its endpoint stays in this process.
+				b, err := newBroker(c)
+				if err != nil {
+					return err
+				}
+				ctx, stop := signalContext(c)
+				creds, err := b.Credentials(ctx, name)
+				stop()
+				if err != nil {
+					return err
+				}
+				return runServer(c, b, name, path, argv, creds.Region)
 			}
 			ctx, stop := signalContext(c)
-			creds, err := b.Credentials(ctx, name)
+			creds, err := credentials(c, ctx, name)
 			stop()
 			if err != nil {
 				return err
-			}
-			if c.Bool(serverFlag.Name) {
-				return runServer(c, b, name, path, argv, creds.Region)
 			}
 			env := childEnv(os.Environ(), append(credentialEnv(creds), markerVar+"="+name)...)
 			return runChild(path, argv, env)

@@ -32,13 +32,9 @@ func exportCommand() *cli.Command {
 			if format != "json" && format != "env" {
 				return usageError{fmt.Errorf("unknown --format %q: use json or env", format)}
 			}
-			b, err := newBroker(c)
-			if err != nil {
-				return err
-			}
 			ctx, stop := signalContext(c)
 			defer stop()
-			creds, err := b.Credentials(ctx, name)
+			creds, err := credentials(c, ctx, name)
 			if err != nil {
 				return err
 			}

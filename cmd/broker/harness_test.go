@@ -25,7 +25,7 @@ import (
 // and IAM, the Secret Service (or the kernel keyring) for the keychain, and
 // the machine's aws CLI, boto3 and aws-sdk-go-v2 as clients.
 
-var brokerBin string
+var brokerBin, clientBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "broker-bin-")
@@ -40,6 +40,15 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building broker:", err)
+		os.Exit(1)
+	}
+	// The credential_process client, beside broker as install.sh puts it.
+	clientBin = filepath.Join(dir, "broker-credential-process")
+	build = exec.Command("go", "build", "-o", clientBin, "../broker-credential-process")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building broker-credential-process:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -60,6 +69,9 @@ type world struct {
 	mfaLog  string
 	backend string
 	env     []string
+
+	viaAsks   int    // MFA codes the last sameAsDirect's client call asked
+	viaSigner string // the key that signed the last GetSessionToken by then
 }
 
 func newWorld(t *testing.T) *world {
@@ -99,8 +111,33 @@ func newWorld(t *testing.T) *world {
 		for _, name := range profilesWithKeys(out) {
 			w.broker("remove", "--yes", name)
 		}
+		w.stopAgent()
 	})
 	return w
+}
+
+// agentPID is the pid of the world's agent, 0 when none runs.
+func (w *world) agentPID() int {
+	out, _, code := w.broker("agent", "status")
+	var pid int
+	if code != 0 || !strings.HasPrefix(out, "running: pid ") {
+		return 0
+	}
+	fmt.Sscanf(strings.TrimPrefix(out, "running: pid "), "%d", &pid)
+	return pid
+}
+
+// stopAgent ends the agent the world's commands started, if any: asked
+// first, then killed.
+func (w *world) stopAgent() {
+	pid := w.agentPID()
+	if pid == 0 {
+		return
+	}
+	if _, errOut, code := w.broker("agent", "stop"); code != 0 {
+		w.t.Errorf("broker agent stop: exit %d: %s", code, errOut)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 // testBackend is the Secret Service when a session bus is there, else the

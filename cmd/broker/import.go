@@ -317,7 +317,7 @@ func warnLeftovers(c *cli.Context, path string, moves []move) {
 // says so at the end.
 func wireImported(c *cli.Context, b *broker.Broker, moves []move) error {
 	stderr := c.App.ErrWriter
-	exe, err := brokerPath()
+	exe, err := credentialProcessPath()
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func TestImport(t *testing.T) {
 		t.Errorf("stored keys after import: %v", keys)
 	}
 	cfg, _ := os.ReadFile(w.config)
-	if !strings.Contains(string(cfg), "credential_process = "+brokerBin+" export dev") ||
+	if !strings.Contains(string(cfg), "credential_process = "+clientBin+" dev\n") ||
 		!strings.Contains(string(cfg), "mfa_serial = "+u.serial) || !strings.Contains(string(cfg), "output = json") {
 		t.Errorf("the profile is not wired to broker:\n%s", cfg)
 	}

@@ -37,9 +37,9 @@ func keysCommand() *cli.Command {
 			mfaTokenFlag,
 		},
 		Subcommands: []*cli.Command{
-			keyChangeCommand(lifecycle.ActionActivate, "make an inactive key work again"),
-			keyChangeCommand(lifecycle.ActionDeactivate, "make a key stop working (it can be activated again)"),
-			keyChangeCommand(lifecycle.ActionDelete, "delete an inactive key for good"),
+			changesKeys(keyChangeCommand(lifecycle.ActionActivate, "make an inactive key work again")),
+			changesKeys(keyChangeCommand(lifecycle.ActionDeactivate, "make a key stop working (it can be activated again)")),
+			changesKeys(keyChangeCommand(lifecycle.ActionDelete, "delete an inactive key for good")),
 			keysFindCommand(), keysDescribeCommand(),
 		},
 		BashComplete: completeProfiles,

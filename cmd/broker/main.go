@@ -59,10 +59,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "debug", Usage: "log what broker does to stderr (never secrets)"},
 		},
 		Commands: []*cli.Command{
-			addCommand(), listCommand(), removeCommand(), exportCommand(), execCommand(),
-			clearCommand(), setupCommand(),
-			keysCommand(), rotateCommand(), revokeCommand(), auditCommand(), importCommand(),
-			loginCommand(), policyCommand(),
+			changesKeys(addCommand()), listCommand(), changesKeys(removeCommand()), exportCommand(), execCommand(),
+			changesKeys(clearCommand()), setupCommand(),
+			keysCommand(), changesKeys(rotateCommand()), changesKeys(revokeCommand()), auditCommand(),
+			changesKeys(importCommand()),
+			loginCommand(), policyCommand(), agentCommand(),
 			completionCommand(),
 		},
 		// Errors are reported once, by run, with a hint.

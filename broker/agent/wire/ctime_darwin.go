@@ -1,0 +1,5 @@
+package wire
+
+import "syscall"
+
+func changeTime(st *syscall.Stat_t) uint64 { return uint64(st.Ctimespec.Nano()) }

@@ -1,0 +1,164 @@
+package wire
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// keyVersion changes whenever what Key covers changes, so an agent of
+// another version never serves an answer keyed the old way.
+const keyVersion = "broker-agent-key-2"
+
+// keyEnvExact are the variables, besides the prefixes in keyEnvPrefixes,
+// that choose the profile's config, region, endpoints or keychain: a change
+// in any of them gives another key.
+var keyEnvExact = []string{
+	"AWS_CONFIG_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "HOME",
+	"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_CA_BUNDLE",
+	"DBUS_SESSION_BUS_ADDRESS", "PASSWORD_STORE_DIR", "YKMAN_OATH_CREDENTIAL_NAME",
+}
+
+var keyEnvPrefixes = []string{"AWS_ENDPOINT_URL", "BROKER_"}
+
+// keyEnvIgnored are BROKER_ variables that say how to reach the agent, not
+// what the answer is.
+var keyEnvIgnored = []string{"BROKER_AGENT", "BROKER_AGENT_IDLE"}
+
+// ErrBusy means a command that changes keys or sessions is running (see
+// BeginChange): until it ends, no answer may come from the agent.
+var ErrBusy = errors.New("a broker command is changing keys or sessions")
+
+// Key names the answer `broker export PROFILE` gives in environ now. It
+// covers the profile's name, the AWS config file (its resolved path, its
+// identity and a hash of its content), the environment that chooses the
+// config, region, endpoints and keychain, and the generation that every
+// command changing keys or sessions renews (see BeginChange). When any of
+// them changes, the key does, and the agent's old answer is never found.
+func Key(dir, profile string, environ []string) (string, error) {
+	gen, err := Generation(dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	field := func(s string) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	field(keyVersion)
+	field(profile)
+	field(gen)
+	env := keyEnv(environ)
+	for _, kv := range env {
+		field(kv)
+	}
+	path, err := configPath(env)
+	if err != nil {
+		return "", err
+	}
+	field(path)
+	if err := hashFile(h, path); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// keyEnv picks the variables Key covers out of environ, sorted.
+func keyEnv(environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || slices.Contains(keyEnvIgnored, name) {
+			continue
+		}
+		if slices.Contains(keyEnvExact, name) || hasAnyPrefix(name, keyEnvPrefixes) {
+			env = append(env, kv)
+		}
+	}
+	slices.Sort(env)
+	return env
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func lookup(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// configPath is the config file broker reads ($AWS_CONFIG_FILE, else
+// ~/.aws/config), absolute, with links resolved when it exists.
+func configPath(env []string) (string, error) {
+	path := lookup(env, "AWS_CONFIG_FILE")
+	if path == "" {
+		home := lookup(env, "HOME")
+		if home == "" {
+			return "", errors.New("no HOME to find the AWS config in")
+		}
+		path = filepath.Join(home, ".aws", "config")
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
+	}
+	return path, nil
+}
+
+// hashFile adds the identity and content of the file at path, or that it
+// is missing, to h.
+func hashFile(h interface{ Write([]byte) (int, error) }, path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, err = h.Write([]byte("missing"))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return errors.New("the AWS config is not a regular file")
+	}
+	var id [8]byte
+	for _, v := range identity(fi) {
+		binary.BigEndian.PutUint64(id[:], v)
+		h.Write(id[:])
+	}
+	// The identity above already changes with every write (the change
+	// time cannot be set back); the checksum also catches a file system
+	// with coarse times. CRC-32C runs in hardware: SHA-256 of a config of
+	// 10,000 profiles would cost more than the rest of the warm call.
+	sum, err := checksum(f, fi.Size())
+	if err != nil {
+		return err
+	}
+	binary.BigEndian.PutUint32(id[:4], sum)
+	_, err = h.Write(id[:4])
+	return err
+}

@@ -1,0 +1,63 @@
+// Command broker-credential-process is what `broker setup` writes into the
+// AWS config's credential_process: a small program that asks the broker
+// agent for the profile's session and prints the credential_process
+// document, and, whenever the agent cannot answer (off, not running, no
+// usable session held, a command changing keys, anything unexpected),
+// replaces itself with `broker export PROFILE`, which answers as it always
+// has (and starts the agent for next time).
+//
+// It links neither the AWS SDK, nor the keychain library, nor the CLI
+// library: starting it costs about what starting a program that only prints
+// JSON costs (see scripts/bench.sh).
+//
+// Usage: broker-credential-process PROFILE
+package main
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"github.com/broker-dev/broker/broker/agent/wire"
+)
+
+// askTimeout bounds the question to the agent; past it, broker export
+// answers instead.
+const askTimeout = 2 * time.Second
+
+func main() {
+	args := os.Args[1:]
+	if len(args) == 1 && args[0] != "" && !strings.HasPrefix(args[0], "-") && wire.Enabled(os.Getenv) {
+		if answered, err := warm(args[0]); answered {
+			if err != nil {
+				os.Stderr.WriteString("broker: writing the credentials: " + err.Error() + "\n")
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	os.Exit(handOver(append([]string{"export"}, args...)))
+}
+
+// warm prints the agent's answer for profile; answered false means it has
+// none and nothing was written.
+func warm(profile string) (answered bool, err error) {
+	dir, err := wire.Dir()
+	if err != nil {
+		return false, nil
+	}
+	key, err := wire.Key(dir, profile, os.Environ())
+	if err != nil {
+		return false, nil
+	}
+	conn, err := wire.Dial(dir)
+	if err != nil {
+		return false, nil
+	}
+	defer conn.Close()
+	resp, err := conn.Do(wire.Request{Op: wire.OpGet, Key: key}, askTimeout)
+	if err != nil || resp.Status != wire.StatusHit || !resp.Creds.Usable(time.Now()) {
+		return false, nil
+	}
+	return true, wire.WriteDocument(os.Stdout, *resp.Creds)
+}

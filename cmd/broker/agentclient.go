@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/agent/wire"
+	"github.com/urfave/cli/v2"
+)
+
+// How broker's commands use the agent. export and exec ask it first; when
+// it holds no answer it makes this process the minter (or this process
+// waits while another one mints), and the minter hands its direct-path
+// answer in. When the agent is off, missing and cannot be started, refused
+// as unsafe, or goes away mid-call, the command takes the direct path as
+// if there were no agent: the file lock still keeps to one MFA code.
+
+const (
+	// flightWait bounds the wait for another client's flight (a person
+	// typing a code), as the session lock's wait does.
+	flightWait = 5 * time.Minute
+)
+
+// credentials returns name's session credentials: the agent's answer, or
+// the direct path's, handed to the agent when it chose this process.
+func credentials(c *cli.Context, ctx context.Context, name string) (broker.Credentials, error) {
+	debugf := debugLogger(c)
+	answer, fl := askAgent(ctx, name, debugf)
+	if answer != nil {
+		return *answer, nil
+	}
+	b, err := newBroker(c)
+	if err != nil {
+		fl.done(broker.Credentials{}, err)
+		return broker.Credentials{}, err
+	}
+	creds, err := b.Credentials(ctx, name)
+	fl.done(creds, err)
+	return creds, err
+}
+
+// agentFlight is this process's turn to mint an answer for the agent; nil
+// when the agent is not in the call.
+type agentFlight struct {
+	conn   *wire.Conn
+	key    string
+	debugf func(string, ...any)
+}
+
+// askAgent returns the agent's answer for name, or else the flight this
+// process mints for it (nil when the agent cannot take part).
+func askAgent(ctx context.Context, name string, debugf func(string, ...any)) (*broker.Credentials, *agentFlight) {
+	if !wire.Enabled(os.Getenv) {
+		return nil, nil
+	}
+	dir, err := wire.Dir()
+	if err != nil {
+		debugf("agent: not asked: %v", err)
+		return nil, nil
+	}
+	key, err := wire.Key(dir, name, os.Environ())
+	if err != nil {
+		debugf("agent: not asked: %v", err)
+		return nil, nil
+	}
+	conn, err := wire.Dial(dir)
+	if err != nil {
+		debugf("agent: %v; starting it", err)
+		if _, err := startAgent(""); err != nil {
+			debugf("agent: %v", err)
+			return nil, nil
+		}
+		if conn, err = wire.Dial(dir); err != nil {
+			debugf("agent: %v", err)
+			return nil, nil
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	resp, err := conn.Do(wire.Request{Op: wire.OpGet, Key: key, Mint: true}, flightWait)
+	stop()
+	switch {
+	case err != nil:
+		conn.Close()
+		debugf("agent: %v; taking the direct path", err)
+		return nil, nil
+	case resp.Status == wire.StatusHit && resp.Creds != nil:
+		conn.Close()
+		debugf("agent: answered for profile %q, until %s", name, resp.Creds.Expiration.Format(time.RFC3339))
+		cr := resp.Creds
+		return &broker.Credentials{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey,
+			SessionToken: cr.SessionToken, Expiration: cr.Expiration, Region: cr.Region}, nil
+	case resp.Status == wire.StatusMint:
+		debugf("agent: this process mints profile %q's answer", name)
+		return nil, &agentFlight{conn: conn, key: key, debugf: debugf}
+	}
+	conn.Close()
+	debugf("agent: unexpected answer %q; taking the direct path", resp.Status)
+	return nil, nil
+}
+
+// done hands the direct path's answer to the agent, or passes the flight
+// on when there is none.
+func (f *agentFlight) done(creds broker.Credentials, err error) {
+	if f == nil {
+		return
+	}
+	defer f.conn.Close()
+	req := wire.Request{Op: wire.OpFail, Key: f.key}
+	if err == nil {
+		req = wire.Request{Op: wire.OpPut, Key: f.key, Creds: &wire.Credentials{
+			AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+			SessionToken: creds.SessionToken, Expiration: creds.Expiration, Region: creds.Region,
+		}}
+	}
+	if _, err := f.conn.Do(req, 5*time.Second); err != nil {
+		f.debugf("agent: handing in: %v", err)
+	}
+}
+
+func agentSocket() string {
+	dir, err := wire.Dir()
+	if err != nil {
+		return "(none: " + err.Error() + ")"
+	}
+	return filepath.Join(dir, wire.SocketName)
+}
+
+// agentEnv is the agent's whole environment: where its folder is, and no
+// more. It reads no config and no keychain, and must not start a D-Bus.
+func agentEnv(idle string) []string {
+	env := []string{"DBUS_SESSION_BUS_ADDRESS=disabled:", intermediateVar + "=1"}
+	for _, name := range []string{"XDG_RUNTIME_DIR", "TMPDIR", "HOME", "XDG_CACHE_HOME", idleVar} {
+		if v, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	if idle != "" {
+		env = append(env, idleVar+"="+idle)
+	}
+	return env
+}
+
+// changesKeys wraps a command that changes keys or sessions: the agent's
+// generation is marked as changing before it runs and renewed after, and a
+// running agent drops what it holds both times (see wire.BeginChange).
+func changesKeys(cmd *cli.Command) *cli.Command {
+	action := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		debugf := debugLogger(c)
+		if !wire.Supported {
+			return action(c)
+		}
+		dir, err := wire.Dir()
+		if err != nil {
+			// No private runtime folder: no agent can be reached either.
+			debugf("agent: %v", err)
+			return action(c)
+		}
+		if err := wire.BeginChange(dir); err != nil {
+			debugf("agent: marking a change: %v", err)
+		}
+		invalidateAgent(debugf)
+		defer func() {
+			if err := wire.EndChange(dir); err != nil {
+				debugf("agent: ending a change: %v", err)
+			}
+			invalidateAgent(debugf)
+		}()
+		return action(c)
+	}
+	return cmd
+}
+
+func invalidateAgent(debugf func(string, ...any)) {
+	if _, err := agentRequest(wire.Request{Op: wire.OpInvalidate}); err != nil && !errors.Is(err, wire.ErrNotRunning) {
+		debugf("agent: invalidating: %v", err)
+	}
+}

@@ -1,0 +1,8 @@
+package main
+
+import "github.com/broker-dev/broker/broker/agent/wire"
+
+const intermediateVar = "BROKER_AGENT_INTERMEDIATE"
+
+// startAgent: there is no agent on Windows.
+func startAgent(string) (*wire.AgentStatus, error) { return nil, agentUnsupported() }
