@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"unicode"
 
 	"github.com/broker-dev/broker/broker"
@@ -93,7 +91,7 @@ func newBroker(c *cli.Context) (*broker.Broker, error) {
 
 // signalContext ends when broker is interrupted, so waits and prompts stop.
 func signalContext(c *cli.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	return interruptible(c.Context)
 }
 
 // profileArg is the command's one PROFILE argument.
