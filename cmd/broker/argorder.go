@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,6 +28,7 @@ import (
 type level struct {
 	name  string         // "broker", "broker keys activate"
 	cmd   *cli.Command   // nil for broker itself
+	typed string         // the command's name as typed: a name or an alias
 	subs  []*cli.Command // the commands under it
 	flags map[string]bool
 	// passAfter is how many arguments come before the command's own
@@ -46,8 +48,8 @@ func appLevel(app *cli.App) *level {
 	return l
 }
 
-func commandLevel(parent *level, c *cli.Command) *level {
-	l := &level{name: parent.name + " " + c.Name, cmd: c, subs: c.Subcommands, flags: map[string]bool{}, passAfter: -1}
+func commandLevel(parent *level, c *cli.Command, typed string) *level {
+	l := &level{name: parent.name + " " + c.Name, cmd: c, typed: typed, subs: c.Subcommands, flags: map[string]bool{}, passAfter: -1}
 	addFlags(l.flags, c.Flags)
 	if !c.HideHelp {
 		addFlags(l.flags, []cli.Flag{cli.HelpFlag})
@@ -123,15 +125,16 @@ func (ln *line) ordered(prog string) []string {
 	out := []string{prog}
 	for i, l := range ln.levels {
 		if l.cmd != nil {
-			out = append(out, l.cmd.Name)
+			out = append(out, l.typed)
 		}
 		out = append(out, ln.flags[i]...)
 	}
 	if ln.help {
 		return append(out, "--"+cli.HelpFlag.Names()[0])
 	}
-	for _, a := range ln.args {
-		if strings.HasPrefix(a, "-") && a != "-" {
+	last := ln.levels[len(ln.levels)-1]
+	for i, a := range ln.args {
+		if strings.HasPrefix(a, "-") && a != "-" || i == 0 && (last.sub(a) != nil || a == "help") {
 			out = append(out, "--")
 			break
 		}
@@ -153,6 +156,12 @@ func parseLine(app *cli.App, tokens []string, partial bool) (*line, error) {
 		cur := ln.levels[len(ln.levels)-1]
 		if tok == "--" {
 			rest := tokens[i+1:]
+			if len(rest) > 0 && len(ln.args) == 0 && (cur.cmd == nil || cur.cmd.Action == nil) && !ln.help {
+				if partial {
+					return ln, nil
+				}
+				return nil, withHint(usageError{errors.New("-- must come after the command")}, "`%s` lists the commands", helpFor(cur))
+			}
 			if cur.passAfter < 0 {
 				ln.args = append(ln.args, rest...)
 				return ln, nil
@@ -195,7 +204,7 @@ func parseLine(app *cli.App, tokens []string, partial bool) (*line, error) {
 		}
 		if len(ln.args) == 0 && len(cur.subs) > 0 {
 			if c := cur.sub(tok); c != nil {
-				ln.levels = append(ln.levels, commandLevel(cur, c))
+				ln.levels = append(ln.levels, commandLevel(cur, c, tok))
 				ln.flags = append(ln.flags, nil)
 				continue
 			}
@@ -305,16 +314,19 @@ func printableArg(s string) string {
 }
 
 // closest is the name nearest to typed, if it is near enough to be a typo:
-// a prefix of at least two letters, or within an edit distance of about a
+// a prefix of it (two letters at least), or within an edit distance of about a
 // third of its length.
 func closest(typed string, names []string) string {
 	best, bestDist := "", -1
+	if len(typed) < 2 {
+		return ""
+	}
 	for _, n := range names {
 		if len(n) < 2 {
 			continue
 		}
 		d := editDistance(typed, n)
-		if len(typed) >= 2 && strings.HasPrefix(n, typed) {
+		if strings.HasPrefix(n, typed) {
 			d = 1
 		}
 		if d <= max(1, len(n)/3) && (bestDist < 0 || d < bestDist || d == bestDist && n < best) {
