@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -177,6 +178,10 @@ func parseLine(app *cli.App, tokens []string, partial bool) (*line, error) {
 		}
 		if isFlag(tok) {
 			name, hasValue := flagName(tok)
+			if slices.Contains(cli.HelpFlag.Names(), name) && !hasValue {
+				ln.help = true // `broker export dev --help`: help, whatever else was typed
+				continue
+			}
 			at, takes := ln.owner(name)
 			if at < 0 {
 				if partial {

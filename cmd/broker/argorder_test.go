@@ -78,8 +78,8 @@ func TestOrderArgs(t *testing.T) {
 		{"keys help", "keys --help"},
 		{"agent help", "agent --help"},
 		{"help agent status", "agent status --help"},
-		{"export dev --help", "export --help dev"},
-		{"export dev -h", "export -h dev"},
+		{"export dev --help", "export --help"},
+		{"export dev -h", "export --help"},
 		// Nothing to order.
 		{"", ""},
 	}

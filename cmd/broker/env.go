@@ -96,8 +96,11 @@ func signalContext(c *cli.Context) (context.Context, context.CancelFunc) {
 
 // profileArg is the command's one PROFILE argument.
 func profileArg(c *cli.Context) (string, error) {
-	if c.NArg() != 1 || c.Args().First() == "" {
-		return "", usageError{fmt.Errorf("%s needs exactly one PROFILE argument", c.Command.Name)}
+	switch {
+	case c.NArg() == 0 || c.Args().First() == "":
+		return "", usageError{fmt.Errorf("%s needs a PROFILE argument", c.Command.Name)}
+	case c.NArg() > 1:
+		return "", usageError{fmt.Errorf("%s takes one PROFILE argument, not %d", c.Command.Name, c.NArg())}
 	}
 	return checkProfileName(c.Args().First())
 }

@@ -284,7 +284,7 @@ func tail(path string, n int) string {
 	}
 	var lines []string
 	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if l != "" && !accessLine.MatchString(l) {
+		if l != "" && !accessLine.MatchString(l) && !banner.MatchString(l) {
 			lines = append(lines, l)
 		}
 	}
@@ -297,6 +297,9 @@ func tail(path string, n int) string {
 // accessLine is werkzeug's log of one request:
 // 127.0.0.1 - - [02/Dec/2026 09:55:12] "POST / HTTP/1.1" 200 -
 var accessLine = regexp.MustCompile(`^\S+ - - \[[^\]]*\] "[A-Z]+ \S* HTTP/[0-9.]+" \d{3} `)
+
+// banner is what werkzeug says on every start.
+var banner = regexp.MustCompile(`^(WARNING: This is a development server\.| \* Running on |Press CTRL\+C to quit)`)
 
 // process owns the moto_server child.
 type process struct {

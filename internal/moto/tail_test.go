@@ -20,8 +20,7 @@ KeyError: 'UserName'
 	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := "WARNING: This is a development server.\n * Running on http://127.0.0.1:40111\n" +
-		"Traceback (most recent call last):\n  File \"moto/core/responses.py\", line 1, in dispatch\nKeyError: 'UserName'"
+	want := "Traceback (most recent call last):\n  File \"moto/core/responses.py\", line 1, in dispatch\nKeyError: 'UserName'"
 	if got := tail(path, 30); got != want {
 		t.Errorf("tail =\n%s\nwant\n%s", got, want)
 	}
