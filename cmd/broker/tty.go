@@ -72,7 +72,7 @@ func (t *terminal) read(prompt string, echo bool) (string, error) {
 		return "", fmt.Errorf("reading from the terminal: %w", err)
 	}
 	defer term.Restore(fd, old)
-	if w, h, err := term.GetSize(fd); err == nil {
+	if w, h, err := term.GetSize(fd); err == nil && w > 0 && h > 0 {
 		_ = t.tt.SetSize(w, h)
 	}
 	var s string
