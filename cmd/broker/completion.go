@@ -28,8 +28,8 @@ complete -o default -F _broker_complete broker
 const zshCompletion = `#compdef broker
 _broker() {
   local -a opts
-  opts=("${(@f)$("${words[1]}" "${(@)words[2,CURRENT]}" ` + completionFlag + ` 2>/dev/null)}")
-  compadd -a opts
+  opts=(${(f)"$("${words[1]}" "${(@)words[2,CURRENT]}" ` + completionFlag + ` 2>/dev/null)"})
+  if (( ${#opts} )); then compadd -a opts; else _files; fi
 }
 compdef _broker broker
 `

@@ -114,10 +114,10 @@ func runKeys(c *cli.Context) error {
 }
 
 func keyChangeCommand(action broker.KeyAction, usage string) *cli.Command {
-	flags := []cli.Flag{mfaTokenFlag}
+	// --yes for all three, as the README shows it: activating asks nothing.
+	flags := []cli.Flag{mfaTokenFlag, &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"}}
 	if action != broker.ActionActivate {
 		flags = append(flags,
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
 			&cli.BoolFlag{Name: "force", Usage: "also when it is the key the keychain holds for the profile"},
 		)
 	}
