@@ -40,11 +40,11 @@ func TestQuickStart(t *testing.T) {
 
 	// What a person types at each command's prompts, in turn.
 	answers := map[string][]string{
-		"broker add dev":                   {"Access key ID: ", u.keyID + "\r", "Secret access key: ", u.secret + "\r"},
-		"broker setup dev":                 {`Region for profile "dev"`, "\r"},
-		"aws --profile dev s3 ls":          {"MFA code for " + u.serial, "123456\r"},
+		"broker add dev":                    {"Access key ID: ", u.keyID + "\r", "Secret access key: ", u.secret + "\r"},
+		"broker setup dev":                  {`Region for profile "dev"`, "\r"},
+		"aws --profile dev s3 ls":           {"MFA code for " + u.serial, "123456\r"},
 		"broker exec dev -- terraform plan": nil,
-		"broker list":                      nil,
+		"broker list":                       nil,
 	}
 	outputs := map[string]string{}
 	ran := 0
