@@ -157,7 +157,7 @@ step="build the test progress formatter"
 go build -o "$tmp/testprogress" ./internal/testprogress
 step="go test -race"
 say "$step"
-go test -json -race -count=1 -timeout=8m ./... </dev/null | "$tmp/testprogress"
+go test -json -race -count=1 -timeout=8m ./... </dev/null | "$tmp/testprogress" -trim "$(go list -m)/"
 
 # Every func Fuzz* in a _test.go file, found afresh each run.
 #

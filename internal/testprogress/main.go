@@ -4,7 +4,10 @@
 // unchanged, so what reads them still can. While nothing ends for a while
 // (a cold build, a slow integration test) it says what is still running.
 //
-//	go test -json ./... | go run ./internal/testprogress
+//	go test -json ./... | go run ./internal/testprogress [-trim PREFIX]
+//
+// Test lines name their package, without PREFIX (the module path and a
+// slash, say), since the packages run side by side.
 //
 // It exits 1 if any test or package failed, or if its input was not
 // go test's.
@@ -13,6 +16,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -36,7 +40,10 @@ type event struct {
 const quiet = 30 * time.Second
 
 func main() {
+	trim := flag.String("trim", "", "leave `PREFIX` out of package names on test lines")
+	flag.Parse()
 	p := newPrinter(os.Stdout, time.Now)
+	p.trim = *trim
 	stop := make(chan struct{})
 	go func() {
 		t := time.NewTicker(5 * time.Second)
@@ -70,6 +77,7 @@ type printer struct {
 	running map[string]bool     // packages started and not ended
 	output  map[string][]string // test output kept until it is known to have failed
 	failed  bool
+	trim    string
 }
 
 func newPrinter(w io.Writer, now func() time.Time) *printer {
@@ -123,7 +131,7 @@ func (p *printer) handle(e event) {
 		p.output[key] = append(p.output[key], e.Output)
 	case sub:
 	case e.Action == "pass" || e.Action == "skip":
-		p.printLocked(fmt.Sprintf("   %s %s (%.1fs)\n", strings.ToUpper(e.Action), e.Test, e.Elapsed))
+		p.printLocked(fmt.Sprintf("   %s %s %s (%.1fs)\n", strings.ToUpper(e.Action), strings.TrimPrefix(e.Package, p.trim), e.Test, e.Elapsed))
 		delete(p.output, key)
 	case e.Action == "fail":
 		p.failed = true

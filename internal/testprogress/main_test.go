@@ -48,11 +48,12 @@ func TestPrinter(t *testing.T) {
 	var out strings.Builder
 	c := &clock{t: time.Unix(0, 0)}
 	p := newPrinter(&out, c.now)
+	p.trim = "example.com/"
 	if err := p.read(strings.NewReader(stream)); err != nil {
 		t.Fatal(err)
 	}
 	want := "== example.com/a  [0m00s]\n" +
-		"   PASS TestGood (1.5s)\n" +
+		"   PASS a TestGood (1.5s)\n" +
 		"=== RUN   TestBad\n    bad_test.go:9: want 1, got 2\n    --- FAIL: TestBad/case (0.00s)\n--- FAIL: TestBad (0.20s)\n" +
 		"FAIL\nFAIL\texample.com/a\t1.734s\n" +
 		"== example.com/b  [0m00s]\n" +
