@@ -110,13 +110,14 @@ func lastUsedNote(res broker.RevokeResult) string {
 	return note
 }
 
-// latestSession is when the last session cached from key id expires, zero
-// if there is none (or the cache cannot be read: revoke goes on regardless).
+// latestSession is when the last unexpired session cached from key id
+// expires, zero if there is none (or the cache cannot be read: revoke goes
+// on regardless).
 func latestSession(b *broker.Broker, id string) time.Time {
-	var latest time.Time
+	latest, now := time.Time{}, time.Now()
 	sessions, _ := b.Vault.Sessions()
 	for _, s := range sessions {
-		if s.SourceKeyID == id && s.Expiration.After(latest) {
+		if s.SourceKeyID == id && s.Expiration.After(latest) && s.Expiration.After(now) {
 			latest = s.Expiration
 		}
 	}
