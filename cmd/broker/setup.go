@@ -22,7 +22,8 @@ func setupCommand() *cli.Command {
 			"duration_seconds to broker_role_arn etc., so the AWS CLI neither assumes the role itself\n" +
 			"nor caches its credentials in plaintext under ~/.aws/cli/cache. Every other line stays.\n\n" +
 			"The AWS CLI needs a region: when the profile has none, broker asks for one on the terminal\n" +
-			"(default $AWS_REGION, else us-east-1), or without a terminal writes that default and says so.",
+			"(default $AWS_REGION, else [default]'s region, else us-east-1), or without a terminal writes\n" +
+			"that default and says so.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Usage: "replace a credential_process that is not broker's"},
 			&cli.StringFlag{Name: "region", Usage: "write `REGION` into the profile (asked for when the profile has none)"},
@@ -105,7 +106,13 @@ func setupRegion(c *cli.Context, cfg *awsconfig.File, name string) (region strin
 	if err != nil || p.Region != "" {
 		return "", false, err
 	}
-	def := firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1")
+	// The region broker itself would use (see the README's Region), which
+	// the AWS CLI would not: it reads only the profile's own.
+	var fromDefault string
+	if d, err := cfg.Profile("default"); err == nil {
+		fromDefault = d.Region
+	}
+	def := firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), fromDefault, "us-east-1")
 	t, err := openTerminal()
 	if err != nil {
 		return def, false, nil
