@@ -28,7 +28,9 @@ type dialogAsker struct {
 func (a *dialogAsker) ask(ctx context.Context, question string) (string, error) {
 	what := a.where()
 	out, err := a.p.output(ctx, a.r, what, nil, func(ctx context.Context) *exec.Cmd {
-		return exec.CommandContext(ctx, a.s.path, dialogArgs(a.s.program, strings.TrimSpace(question))...)
+		// One line in a dialog: the terminal's line breaks would be the
+		// dialog's to make.
+		return exec.CommandContext(ctx, a.s.path, dialogArgs(a.s.program, strings.Join(strings.Fields(question), " "))...)
 	})
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) && exitErr.ExitCode() == 1 {

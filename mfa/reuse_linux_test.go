@@ -16,7 +16,7 @@ func TestPromptAgainOnUsedCode(t *testing.T) {
 
 	tty.waitFor(t, alicePrompt, 1)
 	tty.type_(t, "111111\n")
-	tty.waitFor(t, "That code was just used; wait for the next one. "+alicePrompt, 1)
+	tty.waitFor(t, "That code was just used; wait for the next one.\r\n"+alicePrompt, 1)
 	tty.type_(t, "222222\n")
 	if res := <-done; res.err != nil || res.code != "222222" || !res.interactive {
 		t.Fatalf("Code = %q, %v, %v; want the next code", res.code, res.interactive, res.err)

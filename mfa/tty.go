@@ -80,7 +80,7 @@ func (p *Prompter) askPerson(ctx context.Context, r Request, a asker) (string, e
 		case err != nil:
 			invalid, lead = err, "That is not a 6-digit code. "
 		case p.spent(r, code):
-			invalid, lead = errTypedReused, "That code was just used; wait for the next one. "
+			invalid, lead = errTypedReused, "That code was just used; wait for the next one.\n"
 		default:
 			return code, nil
 		}

@@ -109,6 +109,10 @@ keyctl show @u >/dev/null 2>&1 || fail "the kernel keyring is not usable here (k
 
 # --- static checks -----------------------------------------------------------
 
+step="go mod download"
+say "downloading Go modules (first run only: the module cache keeps them)"
+go mod download
+
 step="go vet"
 say "$step"
 go vet ./...
@@ -120,7 +124,7 @@ for os in darwin windows; do
 done
 
 step=staticcheck
-say "$step"
+say "$step (the first run downloads and builds it)"
 go run "$STATICCHECK" ./...
 
 # --- a private world for the tests -------------------------------------------
@@ -145,9 +149,15 @@ echo "D-Bus session bus $DBUS_SESSION_BUS_ADDRESS; gnome-keyring pid $keyring_pi
 
 export BROKER_REQUIRE_INTEGRATION=1
 
+# go test -json through a small formatter: a line per package as it starts
+# and per test as it ends, a failed test's whole output, go test's own ok /
+# FAIL lines unchanged, and a "still running" line in quiet spells (the
+# first build of the race-enabled test binaries takes minutes on 2 cores).
+step="build the test progress formatter"
+go build -o "$tmp/testprogress" ./internal/testprogress
 step="go test -race"
 say "$step"
-go test -race -count=1 -timeout=8m ./... </dev/null
+go test -json -race -count=1 -timeout=8m ./... </dev/null | "$tmp/testprogress" -trim "$(go list -m)/"
 
 # Every func Fuzz* in a _test.go file, found afresh each run.
 #

@@ -9,6 +9,7 @@ import (
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/broker-dev/broker/vault"
 	"github.com/urfave/cli/v2"
 )
@@ -116,12 +117,29 @@ func readKey(fromEnv bool) (vault.Key, error) {
 		return vault.Key{}, withHint(err, "use --env with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set")
 	}
 	defer t.Close()
-	id, err := t.line("Access key ID: ")
+	id, err := readKeyID(t)
 	if err != nil {
 		return vault.Key{}, err
 	}
 	secret, err := t.secret("Secret access key: ")
 	return vault.Key{AccessKeyID: id, SecretAccessKey: secret}, err
+}
+
+// readKeyID reads the access key ID without echo, so that a secret pasted
+// there by mistake never shows on the screen, and then shows it masked.
+// What is not a key ID is refused at once, before the secret is asked for.
+func readKeyID(t *terminal) (string, error) {
+	const prompt = "Access key ID: "
+	id, err := t.secret(prompt)
+	if err != nil {
+		return "", err
+	}
+	if err := lifecycle.ValidateKeyID(id); err != nil {
+		t.printf("%s%s(not shown)\n", redoLine, prompt)
+		return "", withHint(err, "paste the access key ID (AKIA…) first; the secret is asked for next")
+	}
+	t.printf("%s%s%s\n", redoLine, prompt, broker.MaskKeyID(id))
+	return id, nil
 }
 
 // chooseMFADevice offers the key's MFA devices; "" means none was chosen,

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"unicode"
 
 	"github.com/broker-dev/broker/broker"
@@ -93,13 +91,16 @@ func newBroker(c *cli.Context) (*broker.Broker, error) {
 
 // signalContext ends when broker is interrupted, so waits and prompts stop.
 func signalContext(c *cli.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	return interruptible(c.Context)
 }
 
 // profileArg is the command's one PROFILE argument.
 func profileArg(c *cli.Context) (string, error) {
-	if c.NArg() != 1 || c.Args().First() == "" {
-		return "", usageError{fmt.Errorf("%s needs exactly one PROFILE argument", c.Command.Name)}
+	switch {
+	case c.NArg() == 0 || c.Args().First() == "":
+		return "", usageError{fmt.Errorf("%s needs a PROFILE argument", c.Command.Name)}
+	case c.NArg() > 1:
+		return "", usageError{fmt.Errorf("%s takes one PROFILE argument, not %d", c.Command.Name, c.NArg())}
 	}
 	return checkProfileName(c.Args().First())
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -37,7 +40,9 @@ func execCommand() *cli.Command {
 		Description: "Runs COMMAND (default $SHELL) with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n" +
 			"AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION and the profile's region. Inherited AWS\n" +
 			"credential and profile variables are removed first. On Unix broker replaces itself\n" +
-			"with COMMAND, so signals reach it directly and its exit status is broker's.",
+			"with COMMAND, so signals reach it directly and its exit status is broker's.\n\n" +
+			"broker's flags go before COMMAND; everything from COMMAND on is COMMAND's, with or\n" +
+			"without `--` (which is needed only when COMMAND itself starts with a dash).",
 		Flags:        []cli.Flag{mfaTokenFlag, serverFlag},
 		BashComplete: completeProfiles,
 		Action: func(c *cli.Context) error {
@@ -60,12 +65,13 @@ func execCommand() *cli.Command {
 				return withHint(fmt.Errorf("inside an aws-vault shell for profile %q (%s is set): not stacking sessions", outer, awsVaultVar),
 					"exit that shell first, then run broker exec")
 			}
-			if len(argv) == 0 {
+			shell := len(argv) == 0
+			if shell {
 				argv = []string{defaultShell()}
 			}
-			path, err := exec.LookPath(argv[0])
+			path, err := lookCommand(argv[0])
 			if err != nil {
-				return withHint(fmt.Errorf("command %q not found", argv[0]), "check the command name and PATH")
+				return err
 			}
 			if c.Bool(serverFlag.Name) {
 				// The server mints as the command runs: it keeps its own
@@ -80,6 +86,9 @@ func execCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if shell {
+					announceShell(c.App.ErrWriter, name, argv[0], creds.Expiration, true)
+				}
 				return runServer(c, b, name, path, argv, creds.Region)
 			}
 			ctx, stop := signalContext(c)
@@ -88,10 +97,55 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if shell {
+				announceShell(c.App.ErrWriter, name, argv[0], creds.Expiration, false)
+			}
 			env := childEnv(os.Environ(), append(credentialEnv(creds), markerVar+"="+name)...)
 			return runChild(path, argv, env)
 		},
 	}
+}
+
+// announceShell says what the shell `broker exec PROFILE` starts holds: it
+// looks like any other shell.
+func announceShell(w io.Writer, profile, shell string, expires time.Time, server bool) {
+	if server {
+		fmt.Fprintf(w, "Starting %s with credentials of profile %q from a local endpoint, renewed as they expire (BROKER_PROFILE=%s). Exit the shell to stop.\n",
+			shell, profile, profile)
+		return
+	}
+	fmt.Fprintf(w, "Starting %s with the session of profile %q, valid until %s (%s from now; BROKER_PROFILE=%s). Exit the shell to leave it.\n",
+		shell, profile, expires.UTC().Format(time.RFC3339), time.Until(expires).Round(time.Minute), profile)
+}
+
+// lookCommand finds the command to run as a shell would, and fails as a
+// shell does: 127 when there is no such command, 126 when it cannot be run.
+func lookCommand(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, nil
+	}
+	if strings.ContainsRune(name, os.PathSeparator) || strings.ContainsRune(name, '/') {
+		fi, serr := os.Stat(name)
+		switch {
+		case serr != nil:
+			return "", codedError{fmt.Errorf("%s: no such file", name), 127}
+		case fi.IsDir():
+			return "", codedError{fmt.Errorf("%s: is a directory", name), 126}
+		}
+		return "", codedError{fmt.Errorf("%s: not executable", name), 126}
+	}
+	// A file of that name in PATH that may not be run is what a shell
+	// reports as 126 too.
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			dir = "."
+		}
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && !fi.IsDir() {
+			return "", codedError{fmt.Errorf("%s: found %s, but it is not executable", name, filepath.Join(dir, name)), 126}
+		}
+	}
+	return "", codedError{fmt.Errorf("%s: command not found", name), 127}
 }
 
 // childEnv is environ without the variables broker removes or sets, then

@@ -21,8 +21,14 @@ func runChild(path string, argv, env []string) error {
 	if errors.As(err, &exit) {
 		return exitCode(exit.ExitCode())
 	}
-	if err != nil {
-		return fmt.Errorf("running %s: %w", path, err)
+	return execError(path, err)
+}
+
+// execError is the failure to start path; 126, as a shell reports a
+// command it cannot run.
+func execError(path string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	return codedError{fmt.Errorf("running %s: %w", path, err), 126}
 }

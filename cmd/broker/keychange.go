@@ -13,10 +13,10 @@ import (
 var userFlag = &cli.StringFlag{Name: "user", Usage: "the key of IAM user `NAME` (default: found in the account)"}
 
 func keyChangeCommand(action lifecycle.KeyAction, usage string) *cli.Command {
-	flags := []cli.Flag{mfaTokenFlag, userFlag}
+	// --yes for all three, as the README shows it: activating asks nothing.
+	flags := []cli.Flag{mfaTokenFlag, userFlag, &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"}}
 	if action != lifecycle.ActionActivate {
 		flags = append(flags,
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
 			&cli.BoolFlag{Name: "force", Usage: "also when it is the key the keychain holds for the profile"},
 		)
 	}

@@ -47,20 +47,11 @@ func keysCommand() *cli.Command {
 	}
 }
 
-// statusError is an error that ends broker with its own exit status.
-type statusError struct {
-	err    error
-	status int
-}
-
-func (e statusError) Error() string { return e.err.Error() }
-func (e statusError) Unwrap() error { return e.err }
-
 func runKeys(c *cli.Context) error {
 	if c.Bool("all") {
 		flagged, err := runAccountKeys(c)
 		if err != nil {
-			return statusError{err, 2}
+			return codedError{err, 2}
 		}
 		if flagged {
 			return exitCode(1)

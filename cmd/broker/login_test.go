@@ -226,7 +226,7 @@ func TestLoginFailures(t *testing.T) {
 	// Plain http off loopback would send the credentials in the clear.
 	r := w.cmd([]string{"BROKER_FEDERATION_URL=http://signin.example.com/federation"}, brokerBin, "login", "--stdout", "dev")
 	assertFailure(t, r, "want https")
-	assertFailure(t, w.cmd(nil, brokerBin, "login", "--stdout"), "exactly one PROFILE")
+	assertFailure(t, w.cmd(nil, brokerBin, "login", "--stdout"), "needs a PROFILE argument")
 	if n := len(w.calls("GetFederationToken")); n != 0 {
 		t.Errorf("%d GetFederationToken calls for failed logins", n)
 	}

@@ -65,6 +65,7 @@ func runRevoke(c *cli.Context) error {
 	if err := confirmed(c.Bool("yes"), question); err != nil {
 		return err
 	}
+	before := latestSession(b.Broker, key.AccessKeyID)
 	ctx, stop := signalContext(c)
 	defer stop()
 	res, err := b.Revoke(ctx, name, lifecycle.RevokeOptions{KeyID: other, Sessions: c.Bool("sessions")})
@@ -99,12 +100,18 @@ func runRevoke(c *cli.Context) error {
 	}
 
 	fmt.Fprintln(w, "\nWhat remains to do:")
-	if !res.LatestExpiry.IsZero() {
-		fmt.Fprintf(w, "  - Sessions already issued from the key stay valid until they expire; the last one broker knows of\n"+
-			"    expires at %s. Deactivating a key does not end them.\n", res.LatestExpiry.UTC().Format(time.RFC3339))
-	} else {
+	own := res.LatestExpiry.After(before) // revoke minted the MFA session that signed its IAM calls
+	switch {
+	case !before.IsZero():
+		fmt.Fprintf(w, "  - Sessions already issued from the key stay valid until they expire; the last one broker had cached\n"+
+			"    expires at %s. Deactivating a key does not end them.\n", before.UTC().Format(time.RFC3339))
+	default:
 		fmt.Fprintln(w, "  - Sessions already issued from the key stay valid until they expire (up to 36 hours);\n"+
 			"    broker had none cached. Deactivating a key does not end them.")
+	}
+	if own {
+		fmt.Fprintf(w, "  - To sign these IAM calls broker minted an MFA session from the key, valid until %s; it never left\n"+
+			"    broker and was dropped from the cache with the others.\n", res.LatestExpiry.UTC().Format(time.RFC3339))
 	}
 	switch {
 	case res.NewKeyID != "":
@@ -138,4 +145,18 @@ func lastUsedNote(res lifecycle.RevokeResult) string {
 		note += " in " + res.LastRegion
 	}
 	return note
+}
+
+// latestSession is when the last unexpired session cached from key id
+// expires, zero if there is none (or the cache cannot be read: revoke goes
+// on regardless).
+func latestSession(b *broker.Broker, id string) time.Time {
+	latest, now := time.Time{}, time.Now()
+	sessions, _ := b.Vault.Sessions()
+	for _, s := range sessions {
+		if s.SourceKeyID == id && s.Expiration.After(latest) && s.Expiration.After(now) {
+			latest = s.Expiration
+		}
+	}
+	return latest
 }

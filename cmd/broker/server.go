@@ -66,7 +66,7 @@ func runServer(c *cli.Context, b *broker.Broker, profile, path string, argv []st
 	signals := newSignalRelay()
 	defer signals.stop()
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("running %s: %w", path, err)
+		return execError(path, err)
 	}
 	signals.start(cmd.Process)
 	err = cmd.Wait()

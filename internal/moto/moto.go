@@ -150,7 +150,9 @@ func Start(t testing.TB) *Server {
 		p.stop()
 		<-logDone
 		if t.Failed() {
-			t.Logf("moto_server log (last lines):\n%s", tail(s.logFile, 30))
+			if msgs := tail(s.logFile, 30); msgs != "" {
+				t.Logf("moto_server's messages (its access log left out):\n%s", msgs)
+			}
 		}
 	})
 
@@ -272,17 +274,32 @@ func copyLog(r io.Reader, w io.Writer, portc chan<- string) {
 	io.Copy(w, r)
 }
 
+// tail is the last n lines of moto_server's log that are not werkzeug's
+// access log (one line per request, which would bury a traceback); the
+// recorder has the requests.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if l != "" && !accessLine.MatchString(l) && !banner.MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }
+
+// accessLine is werkzeug's log of one request:
+// 127.0.0.1 - - [02/Dec/2026 09:55:12] "POST / HTTP/1.1" 200 -
+var accessLine = regexp.MustCompile(`^\S+ - - \[[^\]]*\] "[A-Z]+ \S* HTTP/[0-9.]+" \d{3} `)
+
+// banner is what werkzeug says on every start.
+var banner = regexp.MustCompile(`^(WARNING: This is a development server\.| \* Running on |Press CTRL\+C to quit)`)
 
 // process owns the moto_server child.
 type process struct {
