@@ -86,7 +86,11 @@ func TestAgentNeverStale(t *testing.T) {
 		bob := w.newUser("bob")
 		dev("")
 		w.sameAsDirect("a config edit")
-		w.addKey("dev", user{keyID: bob.keyID, secret: bob.secret, serial: u.serial})
+		r := w.cmd([]string{"AWS_ACCESS_KEY_ID=" + bob.keyID, "AWS_SECRET_ACCESS_KEY=" + bob.secret},
+			brokerBin, "add", "--env", "--force", "dev")
+		if r.code != 0 {
+			t.Fatalf("broker add --force: exit %d: %s", r.code, r.stderr)
+		}
 		w.sameAsDirect("add")
 		expectMint("add")
 		if w.viaSigner != bob.keyID {

@@ -92,7 +92,7 @@ func readText(t *testing.T, path string) string {
 // profiles at once, 30 times; both edits survive every time.
 func TestConcurrentSetups(t *testing.T) {
 	w := newLocalWorld(t)
-	line := func(p string) string { return "credential_process = " + brokerBin + " export " + p }
+	line := func(p string) string { return "credential_process = " + clientBin + " " + p }
 	for round := range 30 {
 		w.writeConfig("[profile a]\nregion = eu-west-1\n\n[profile b]\nregion = eu-west-2\n")
 		a, b := w.start("setup", "a"), w.start("setup", "b")
@@ -205,7 +205,7 @@ func TestAWSConfigureSetDuringEdit(t *testing.T) {
 			if !strings.Contains(final, fmt.Sprintf("k%d = v%d\n", i, i)) {
 				t.Errorf("round %d: k%d = v%d, written by aws configure set, was lost", i, i, i)
 			}
-			if !strings.Contains(final, "credential_process = "+brokerBin+fmt.Sprintf(" export p%d\n", i)) {
+			if !strings.Contains(final, "credential_process = "+clientBin+fmt.Sprintf(" p%d\n", i)) {
 				t.Errorf("round %d: broker's edit was lost", i)
 			}
 		}
