@@ -43,7 +43,7 @@ func TestErrorsWrappedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &Broker{Config: cfg, Vault: vault.New(brokenRing{}, "")}
-	key := vault.Key{AccessKeyID: "AKIATESTTESTTESTTEST", SecretAccessKey: "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"}
+	key := vault.Key{AccessKeyID: "AKIA0TESTTESTTESTTES", SecretAccessKey: "wJalrXUtnFEMIK7MDENGbPxRfiCYzzzzzzzzzzzz"}
 	calls := map[string]func() error{
 		"RemoveKey":     func() error { _, err := b.RemoveKey("d"); return err },
 		"AddKey":        func() error { _, err := b.AddKey("d", key, true); return err },
@@ -71,7 +71,7 @@ func TestErrorsWrappedOnce(t *testing.T) {
 
 // TestSecretLengthMessage: the message states the rule the check applies.
 func TestSecretLengthMessage(t *testing.T) {
-	const id = "AKIATESTTESTTESTTEST"
+	const id = "AKIA0TESTTESTTESTTES"
 	for _, n := range []int{minSecret, 40, 41, maxSecret} {
 		if err := ValidateKey(id, strings.Repeat("a", n)); err != nil {
 			t.Errorf("a %d-character secret: %v", n, err)
