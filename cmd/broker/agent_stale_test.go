@@ -96,7 +96,11 @@ func TestAgentNeverStale(t *testing.T) {
 		if w.viaSigner != bob.keyID {
 			t.Errorf("after add, the session was signed by %s, want the new key %s", w.viaSigner, bob.keyID)
 		}
-		w.addKey("dev", u)
+		r = w.cmd([]string{"AWS_ACCESS_KEY_ID=" + u.keyID, "AWS_SECRET_ACCESS_KEY=" + u.secret},
+			brokerBin, "add", "--env", "--force", "dev")
+		if r.code != 0 {
+			t.Fatalf("broker add --force: exit %d: %s", r.code, r.stderr)
+		}
 		w.sameAsDirect("add back")
 		expectMint("add back")
 	})
