@@ -56,7 +56,7 @@ func DefaultClients() Clients {
 	stsAt := func(c Creds, region, endpoint string) stsAPI {
 		return sts.New(sts.Options{
 			Region:       region,
-			Credentials:  staticProvider(c),
+			Credentials:  StaticProvider(c),
 			BaseEndpoint: nonEmpty(endpoint),
 			HTTPClient:   httpClient,
 		})
@@ -64,7 +64,7 @@ func DefaultClients() Clients {
 	iamAt := func(c Creds, endpoint string) iamAPI {
 		return iam.New(iam.Options{
 			Region:       "us-east-1",
-			Credentials:  staticProvider(c),
+			Credentials:  StaticProvider(c),
 			BaseEndpoint: nonEmpty(endpoint),
 			HTTPClient:   httpClient,
 		})
@@ -118,7 +118,9 @@ func (b *Broker) iam(c Creds, p Plan) iamAPI {
 	return b.Clients.IAM(c)
 }
 
-func staticProvider(c Creds) aws.CredentialsProvider {
+// StaticProvider signs with c as it is, for the SDK clients broker and the
+// key lifecycle make.
+func StaticProvider(c Creds) aws.CredentialsProvider {
 	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{
 			AccessKeyID:     c.AccessKeyID,

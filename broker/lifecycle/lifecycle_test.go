@@ -86,13 +86,13 @@ func newKeyWorld(t testing.TB, config string) *keyWorld {
 // through AWS_ENDPOINT_URL (t.Setenv), so that tests can run in parallel.
 func stsAt(srv *moto.Server) broker.Clients {
 	return broker.Clients{STS: func(c broker.Creds, region string) broker.STSAPI {
-		return sts.New(sts.Options{Region: region, Credentials: staticProvider(c), BaseEndpoint: aws.String(srv.URL)})
+		return sts.New(sts.Options{Region: region, Credentials: broker.StaticProvider(c), BaseEndpoint: aws.String(srv.URL)})
 	}}
 }
 
 func iamAt(srv *moto.Server) func(broker.Creds) iamAPI {
 	return func(c broker.Creds) iamAPI {
-		return iam.New(iam.Options{Region: "us-east-1", Credentials: staticProvider(c), BaseEndpoint: aws.String(srv.URL)})
+		return iam.New(iam.Options{Region: "us-east-1", Credentials: broker.StaticProvider(c), BaseEndpoint: aws.String(srv.URL)})
 	}
 }
 

@@ -46,7 +46,7 @@ var httpClient = &http.Client{Timeout: 10 * time.Second}
 func newIAM(c broker.Creds, endpoint *string) iamAPI {
 	return iam.New(iam.Options{
 		Region:       "us-east-1",
-		Credentials:  staticProvider(c),
+		Credentials:  broker.StaticProvider(c),
 		BaseEndpoint: endpoint,
 		HTTPClient:   httpClient,
 	})
@@ -59,17 +59,6 @@ func (m *Manager) iamFor(c broker.Creds, p broker.Plan) iamAPI {
 		return newIAM(c, aws.String(p.IAMEndpoint))
 	}
 	return m.IAM(c)
-}
-
-func staticProvider(c broker.Creds) aws.CredentialsProvider {
-	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{
-			AccessKeyID:     c.AccessKeyID,
-			SecretAccessKey: c.SecretAccessKey,
-			SessionToken:    c.SessionToken,
-			Source:          "broker",
-		}, nil
-	})
 }
 
 func (m *Manager) now() time.Time {
