@@ -1,17 +1,15 @@
 package vault
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/broker-dev/broker/internal/testbus"
 	"github.com/godbus/dbus"
 )
 
@@ -157,91 +155,8 @@ func startSecretService(t *testing.T) []string {
 			requireIntegration(t, "no Secret Service to test: %v", err)
 		}
 	}
-	dir := t.TempDir()
-	home, run := filepath.Join(dir, "home"), filepath.Join(dir, "run")
-	for _, d := range []string{home, run} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_PID", "GNOME_KEYRING_CONTROL", "HOME",
-			"XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "DBUS_SESSION_BUS_ADDRESS":
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "HOME="+home, "XDG_RUNTIME_DIR="+run,
-		"XDG_DATA_HOME="+filepath.Join(home, ".local/share"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
-
-	daemon := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile",
-		"--address=unix:path="+filepath.Join(run, "bus"), "--print-address=1")
-	daemon.Env = env
-	out, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		requireIntegration(t, "starting dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		requireIntegration(t, "starting dbus-daemon: %v", err)
-	}
-	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+strings.TrimSpace(addr))
-
-	// gnome-keyring creates "login" when --unlock gets a password on
-	// stdin; it has to be non-empty.
-	gk := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground")
-	gk.Env = env
-	gk.Stdin = strings.NewReader("broker-test")
-	if err := gk.Start(); err != nil {
-		requireIntegration(t, "starting gnome-keyring-daemon: %v", err)
-	}
-	t.Cleanup(func() { gk.Process.Kill(); gk.Wait() })
-	if err := waitForLogin(strings.TrimSpace(addr)); err != nil {
-		requireIntegration(t, "gnome-keyring did not come up: %v", err)
-	}
+	env, _ := testbus.Keyring(t, t.TempDir())
 	return env
-}
-
-// waitForLogin waits until the "login" collection is served, unlocked.
-// It asks without starting services, so that D-Bus does not start a second
-// gnome-keyring.
-func waitForLogin(addr string) error {
-	conn, err := dbus.Dial(addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.Auth(nil); err != nil {
-		return err
-	}
-	if err := conn.Hello(); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var owned bool
-		err = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.secrets").Store(&owned)
-		if err == nil && owned {
-			locked, lerr := conn.Object("org.freedesktop.secrets", loginPath).GetProperty("org.freedesktop.Secret.Collection.Locked")
-			if lerr == nil && locked.Value() == false {
-				return nil
-			}
-			err = fmt.Errorf("login collection: %v (locked: %v)", lerr, locked)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no unlocked login collection after 15s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // runChild runs test in a new process of this test binary, with env.

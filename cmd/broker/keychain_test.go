@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/99designs/keyring"
 	"github.com/broker-dev/broker/internal/moto"
+	"github.com/broker-dev/broker/internal/testbus"
 )
 
 // addEnv is the environment for `broker add --env` with u's key.
@@ -235,7 +235,7 @@ func TestRecordedBackend(t *testing.T) {
 	w.addKey("dev", u)
 	// As over SSH: no session bus at all, and BROKER_BACKEND unset.
 	noBus := *w
-	noBus.env = withoutVar(w.env, "DBUS_SESSION_BUS_ADDRESS", "BROKER_BACKEND")
+	noBus.env = testbus.Without(w.env, "DBUS_SESSION_BUS_ADDRESS", "BROKER_BACKEND")
 	for _, args := range [][]string{{"list"}, {"export", "dev"}} {
 		r := noBus.cmd(nil, brokerBin, args...)
 		assertFailure(t, r, `keychain backend "secret-service": no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset`)
@@ -248,7 +248,7 @@ func TestRecordedBackend(t *testing.T) {
 		t.Fatalf("the record %s holds %q (%v), want secret-service", record, b, err)
 	}
 	// Without BROKER_BACKEND the record decides.
-	w.env = withoutVar(w.env, "BROKER_BACKEND")
+	w.env = testbus.Without(w.env, "BROKER_BACKEND")
 	if got := storedKeyID(t, w, "dev"); got == "" {
 		t.Fatal("list without BROKER_BACKEND shows no key")
 	}
@@ -259,45 +259,15 @@ func TestRecordedBackend(t *testing.T) {
 	r = w.cmd([]string{"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(w.root, "no-bus")}, brokerBin, "export", "dev")
 	assertFailure(t, r, "does not answer")
 	// A bus with no Secret Service on it, and none it could start.
-	r = w.cmd([]string{"DBUS_SESSION_BUS_ADDRESS=" + bareBus(t, w.root)}, brokerBin, "export", "dev")
+	r = w.cmd([]string{"DBUS_SESSION_BUS_ADDRESS=" + testbus.Bare(t, w.root)}, brokerBin, "export", "dev")
 	assertFailure(t, r, "no Secret Service on the D-Bus session bus")
-}
-
-// bareBus starts a session bus that can start no service, and returns its
-// address; it stops when the test ends.
-func bareBus(t *testing.T, dir string) string {
-	t.Helper()
-	sock := filepath.Join(dir, "bare-bus")
-	conf := filepath.Join(dir, "bare-bus.conf")
-	err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:path=`+sock+`</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	daemon := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")
-	out, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		t.Fatalf("starting dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading dbus-daemon's address: %v", err)
-	}
-	return strings.TrimSpace(line)
 }
 
 // TestNoBusLaunched: with no session bus, no broker command starts
 // dbus-launch or a dbus-daemon, and no child sees what broker did about it.
 func TestNoBusLaunched(t *testing.T) {
 	w := newWorld(t)
-	w.env = append(withoutVar(w.env, "DBUS_SESSION_BUS_ADDRESS", "BROKER_BACKEND"), "BROKER_BACKEND=keyctl")
+	w.env = append(testbus.Without(w.env, "DBUS_SESSION_BUS_ADDRESS", "BROKER_BACKEND"), "BROKER_BACKEND=keyctl")
 	// A dbus-launch first on PATH that records each call and starts nothing.
 	bin := filepath.Join(w.root, "bin")
 	called := filepath.Join(w.root, "dbus-launch-called")
@@ -308,7 +278,7 @@ func TestNoBusLaunched(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bin, "dbus-launch"), []byte(fake), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	w.env = append(withoutVar(w.env, "PATH"), "PATH="+bin+":"+os.Getenv("PATH"))
+	w.env = append(testbus.Without(w.env, "PATH"), "PATH="+bin+":"+os.Getenv("PATH"))
 
 	u := w.newUser("fay")
 	childEnv := filepath.Join(w.root, "child-env")
@@ -337,7 +307,7 @@ func TestNoBusLaunched(t *testing.T) {
 		return
 	}
 	mark := "BROKER_TEST_MARK=" + randomHex(t, 8)
-	w.env = append(withoutVar(w.env, "PATH"), "PATH="+os.Getenv("PATH"), mark)
+	w.env = append(testbus.Without(w.env, "PATH"), "PATH="+os.Getenv("PATH"), mark)
 	w.mustBroker("--version")
 	w.mustBroker("list")
 	w.mustBroker("export", "dev")

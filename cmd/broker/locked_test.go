@@ -3,13 +3,14 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/broker-dev/broker/internal/testbus"
 )
 
 // TestLockedKeychain locks the Secret Service's login collection of a
@@ -18,8 +19,8 @@ import (
 // nobody can answer.
 func TestLockedKeychain(t *testing.T) {
 	w := newWorld(t)
-	bus := privateSecretService(t, filepath.Join(w.root, "keyring"))
-	w.env = append(withoutVar(w.env, "DBUS_SESSION_BUS_ADDRESS", "BROKER_BACKEND"),
+	_, bus := testbus.Keyring(t, filepath.Join(w.root, "keyring"))
+	w.env = append(testbus.Without(w.env, "DBUS_SESSION_BUS_ADDRESS", "BROKER_BACKEND"),
 		"DBUS_SESSION_BUS_ADDRESS="+bus, "BROKER_BACKEND=secret-service",
 		// The direct path reading a locked keychain; an agent keeps
 		// serving what it holds (README: The agent).
@@ -50,73 +51,4 @@ func TestLockedKeychain(t *testing.T) {
 	if after, _ := os.ReadFile(w.config); string(after) != string(before) {
 		t.Error("the config changed")
 	}
-}
-
-// privateSecretService starts a session bus and gnome-keyring (unlocked
-// "login" collection) with their own home under dir, and returns the bus
-// address. Both stop when the test ends.
-func privateSecretService(t *testing.T, dir string) string {
-	t.Helper()
-	home, run := filepath.Join(dir, "home"), filepath.Join(dir, "run")
-	for _, d := range []string{home, run} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := append(withoutVar(os.Environ(), "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY",
-		"HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "GNOME_KEYRING_CONTROL"),
-		"HOME="+home, "XDG_RUNTIME_DIR="+run)
-	daemon := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile",
-		"--address=unix:path="+filepath.Join(run, "bus"), "--print-address=1")
-	daemon.Env = env
-	out, err := daemon.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.Start(); err != nil {
-		t.Fatalf("starting dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading dbus-daemon's address: %v", err)
-	}
-	addr = strings.TrimSpace(addr)
-	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+addr)
-	keyring := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground")
-	keyring.Env = env
-	keyring.Stdin = strings.NewReader("broker-test") // an empty password makes no login collection
-	if err := keyring.Start(); err != nil {
-		t.Fatalf("starting gnome-keyring-daemon: %v", err)
-	}
-	t.Cleanup(func() { keyring.Process.Kill(); keyring.Wait() })
-	// Wait until the login collection answers, unlocked.
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		probe := exec.Command("dbus-send", "--session", "--dest=org.freedesktop.secrets", "--print-reply=literal",
-			"/org/freedesktop/secrets/collection/login", "org.freedesktop.DBus.Properties.Get",
-			"string:org.freedesktop.Secret.Collection", "string:Locked")
-		probe.Env = env
-		if b, err := probe.Output(); err == nil && strings.Contains(string(b), "false") {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no unlocked login collection on the private bus after 15s")
-		}
-	}
-}
-
-// withoutVar is environ without the named variables.
-func withoutVar(environ []string, names ...string) []string {
-	var out []string
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		drop := false
-		for _, n := range names {
-			drop = drop || name == n
-		}
-		if !drop {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/broker-dev/broker/internal/testbus"
 )
 
 // localUser is a real second user of the machine, made with useradd and
@@ -121,7 +123,7 @@ func TestRuntimeDirOtherUsers(t *testing.T) {
 	mallory := newLocalUser(t)
 	w, _ := setupDev(t)
 	tmp := sharedTmp(t)
-	w.env = append(withoutVar(w.env, "XDG_RUNTIME_DIR", "TMPDIR"), "TMPDIR="+tmp)
+	w.env = append(testbus.Without(w.env, "XDG_RUNTIME_DIR", "TMPDIR"), "TMPDIR="+tmp)
 	taken := filepath.Join(tmp, fmt.Sprintf("broker-%d", os.Getuid()))
 	fallback := filepath.Join(w.home, ".cache", "broker", "run")
 
@@ -192,7 +194,7 @@ func TestRuntimeDirRootLeftovers(t *testing.T) {
 	}
 
 	// root, with alice's XDG_RUNTIME_DIR (sudo -E).
-	w.env = append(withoutVar(w.env, "XDG_RUNTIME_DIR"), "XDG_RUNTIME_DIR="+run)
+	w.env = append(testbus.Without(w.env, "XDG_RUNTIME_DIR"), "XDG_RUNTIME_DIR="+run)
 	decodeExport(t, w.mustBroker("export", "dev"))
 	if got := entries(t, run); len(got) != 0 {
 		t.Errorf("root's broker left %v in the user's XDG_RUNTIME_DIR", got)
