@@ -113,12 +113,16 @@ type KeyList struct {
 }
 
 // MaxKeyAge returns the age threshold in days for profile: its
-// broker_key_max_age (or that of the profile holding its key), else
-// DefaultKeyMaxAge.
+// broker_key_max_age, else that of the profile holding its key, else
+// [default]'s (the base of every profile, as for broker's other settings),
+// else DefaultKeyMaxAge.
 func (m *Manager) MaxKeyAge(name string) (int, error) {
 	names := []string{name}
 	if p, err := m.Plan(name); err == nil && p.Root != name {
 		names = append(names, p.Root)
+	}
+	if !slices.Contains(names, "default") {
+		names = append(names, "default")
 	}
 	for _, n := range names {
 		prof, err := m.Config.Profile(n)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,5 +235,50 @@ func TestKeyChanges(t *testing.T) {
 	}
 	if got := w.aws.AccessKeys(t, testUser)[stored]; got != StatusInactive {
 		t.Fatalf("forced deactivate left the key %q", got)
+	}
+}
+
+// TestMaxKeyAgeFromDefault: broker_key_max_age comes from the profile, then
+// from the profile holding its key, then from [default], as broker's other
+// settings do; a bad value is an error naming the profile that sets it.
+func TestMaxKeyAgeFromDefault(t *testing.T) {
+	t.Parallel()
+	const roles = "[profile dev]\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n" +
+		"[profile own]\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\nbroker_key_max_age = 120\n" +
+		"[profile role]\nsource_profile = own\nrole_arn = arn:aws:iam::123456789012:role/r\n" +
+		"[profile plainrole]\nsource_profile = dev\nrole_arn = arn:aws:iam::123456789012:role/r\n"
+	for _, c := range []struct {
+		name, def, profile string
+		want               int
+		err                string
+	}{
+		{"no default", "", "dev", DefaultKeyMaxAge, ""},
+		{"default sets it", "[default]\nbroker_key_max_age = 45\n", "dev", 45, ""},
+		{"with a d", "[default]\nbroker_key_max_age = 30d\n", "dev", 30, ""},
+		{"the profile wins", "[default]\nbroker_key_max_age = 45\n", "own", 120, ""},
+		{"the source wins", "[default]\nbroker_key_max_age = 45\n", "role", 120, ""},
+		{"a role without", "[default]\nbroker_key_max_age = 45\n", "plainrole", 45, ""},
+		{"default itself", "[default]\nbroker_key_max_age = 45\n", "default", 45, ""},
+		{"keychain only", "[default]\nbroker_key_max_age = 45\n", "stored", 45, ""},
+		{"bad in default", "[default]\nbroker_key_max_age = soon\n", "dev", 0, `profile "default": broker_key_max_age`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := awsconfig.Parse("config", []byte(c.def+roles))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := vault.New(keyring.NewArrayKeyring(nil), "test")
+			if err := v.SetKey("stored", vault.Key{AccessKeyID: "AKIA0TESTTESTTESTTES", SecretAccessKey: "secret"}); err != nil {
+				t.Fatal(err)
+			}
+			m := New(&broker.Broker{Config: cfg, Vault: v})
+			got, err := m.MaxKeyAge(c.profile)
+			switch {
+			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+				t.Fatalf("MaxKeyAge(%q) = %d, %v; want an error with %q", c.profile, got, err, c.err)
+			case c.err == "" && (err != nil || got != c.want):
+				t.Fatalf("MaxKeyAge(%q) = %d, %v; want %d", c.profile, got, err, c.want)
+			}
+		})
 	}
 }

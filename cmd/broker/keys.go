@@ -27,7 +27,7 @@ func keysCommand() *cli.Command {
 			"one the keychain holds. --user NAME lists another user's keys; --all lists every key of every\n" +
 			"IAM user of the account and the root user's, and exits 1 when a key is flagged (over-max-age,\n" +
 			"unused, two-active, root-key), 2 on error. --max-age defaults to the profile's\n" +
-			"broker_key_max_age, else 90; --unused-days to 90.",
+			"broker_key_max_age (or [default]'s), else 90; --unused-days to 90.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON for programs"},
 			&cli.StringFlag{Name: "max-age", Usage: "flag active keys older than `DAYS`"},

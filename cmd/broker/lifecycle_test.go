@@ -85,6 +85,11 @@ func TestKeysCommand(t *testing.T) {
 			t.Errorf("key %s: in keychain %v, last used %v with %q in %q", k.ID, k.InKeychain, k.LastUsed, k.LastService, k.LastRegion)
 		}
 	}
+	// [default]'s broker_key_max_age is the base of dev's.
+	w.writeConfig(readText(t, w.config) + "\n[default]\nbroker_key_max_age = 45\n")
+	if err := json.Unmarshal([]byte(w.mustBroker("keys", "--json", "dev")), &list); err != nil || list.MaxAgeDays != 45 {
+		t.Errorf("keys --json with [default]'s broker_key_max_age = 45: max age %d (%v)", list.MaxAgeDays, err)
+	}
 	// --max-age 0 is not a number of days; nothing is called.
 	before := len(w.aws.Requests(t))
 	w.mustFail("--max-age", "keys", "--max-age", "0", "dev")
