@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -195,11 +196,48 @@ type Identity struct {
 	UserName string // "" for the account's root user
 }
 
-// Identity asks STS whom key belongs to (GetCallerIdentity needs no permission).
+// Identity asks STS whom key belongs to (GetCallerIdentity needs no
+// permission). It is how a key is verified before it is stored: an error is
+// a RejectedKeyError when AWS refuses the key, an UnreachableError when no
+// answer came.
 func (b *Broker) Identity(ctx context.Context, profile string, k vault.Key) (Identity, error) {
+	return b.identity(ctx, b.endpoints(profile), profile, k)
+}
+
+// ProfileKey is a key for a profile, as Identities takes them.
+type ProfileKey struct {
+	Profile string
+	Key     vault.Key
+}
+
+// Identities asks, as Identity does, whom each key belongs to, with at most
+// parallel questions at a time (at least one); who[i] and errs[i] answer
+// keys[i]. The endpoints are looked up first, one profile after another,
+// so only the STS calls run side by side.
+func (b *Broker) Identities(ctx context.Context, keys []ProfileKey, parallel int) (who []Identity, errs []error) {
+	who, errs = make([]Identity, len(keys)), make([]error, len(keys))
+	plans := make([]Plan, len(keys))
+	for i, k := range keys {
+		plans[i] = b.endpoints(k.Profile)
+	}
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			who[i], errs[i] = b.identity(ctx, plans[i], k.Profile, k.Key)
+		})
+	}
+	wg.Wait()
+	return who, errs
+}
+
+// identity is Identity at the endpoints of plan p.
+func (b *Broker) identity(ctx context.Context, p Plan, profile string, k vault.Key) (Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	out, err := b.sts(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, b.endpoints(profile)).
+	out, err := b.sts(Creds{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, p).
 		GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return Identity{}, classify(err, "sts", profile, k.AccessKeyID)
