@@ -73,7 +73,7 @@ func runAdd(c *cli.Context) error {
 			return withHint(fmt.Errorf("checking the key with AWS: %w; nothing was stored", err),
 				"check the key ID and secret, or pass --no-verify to store it without asking AWS")
 		}
-		fmt.Fprintf(c.App.ErrWriter, "AWS knows the key %s: %s (account %s).\n", broker.MaskKeyID(key.AccessKeyID), who.ARN, who.Account)
+		fmt.Fprintf(c.App.ErrWriter, "AWS knows the key %s: %s.\n", broker.MaskKeyID(key.AccessKeyID), whose(who))
 	}
 	replaced, err := b.AddKey(name, key, force)
 	if err != nil {
@@ -101,6 +101,11 @@ func runAdd(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.ErrWriter, "Set mfa_serial = %s for profile %q in %s.\n", serial, name, b.Config.Path())
 	return nil
+}
+
+// whose names the user and account of a key, as add and import show them.
+func whose(who broker.Identity) string {
+	return fmt.Sprintf("%s (account %s)", who.ARN, who.Account)
 }
 
 // readKey reads a key pair from the environment or the terminal.

@@ -224,7 +224,7 @@ func TestAWSConfigureSetDuringEdit(t *testing.T) {
 			}
 			other := fmt.Sprintf("otherSECRET%02dotherSECRETotherSECRET0+/x", i)
 			// Opens: import's read, then the edit's read.
-			w.duringEdit("credentials", 2, func() { aws.set("other", "aws_secret_access_key", other) }, "import", "--yes")
+			w.duringEdit("credentials", 2, func() { aws.set("other", "aws_secret_access_key", other) }, "import", "--yes", "--no-verify")
 			final := readText(t, creds)
 			if !strings.Contains(final, other) {
 				t.Errorf("round %d: the secret aws configure set wrote was lost:\n%s", i, final)
@@ -293,20 +293,20 @@ func TestKilledEditsLeaveNoCopy(t *testing.T) {
 		text := "[dev]\naws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\nregion = eu-west-1\n\n" +
 			"[temp]\naws_access_key_id = " + tempID + "\naws_secret_access_key = " + tempSecret + "\naws_session_token = " + tempToken + "\n"
 		began := time.Now()
-		w.mustBroker("import", "--yes")
+		w.mustBroker("import", "--yes", "--no-verify")
 		full := time.Since(began)
 		immediate := 0
 		for round := range 24 {
 			if err := os.WriteFile(creds, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			w.killAtRandom(full, "import", "--yes")
+			w.killAtRandom(full, "import", "--yes", "--no-verify")
 			for _, p := range w.copiesOf(tempSecret) {
 				if p != creds {
 					immediate++
 				}
 			}
-			if _, stderr, code := w.broker("import", "--yes"); code != 0 {
+			if _, stderr, code := w.broker("import", "--yes", "--no-verify"); code != 0 {
 				t.Fatalf("round %d: the import after a killed one: exit %d\n%s", round, code, stderr)
 			}
 			if c := w.copiesOf(secret); len(c) != 0 {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -32,12 +34,17 @@ func importCommand() *cli.Command {
 			"no copy is left. Each imported profile is then set up as\n" +
 			"`broker setup` does, with its MFA device as `broker add` offers it.\n" +
 			"A profile whose stored key differs is skipped unless --force; one whose stored key is the\n" +
-			"same is only removed from the file.",
+			"same is only removed from the file.\n" +
+			"Before storing a key, broker asks AWS whose it is (sts:GetCallerIdentity, signed by the key,\n" +
+			"a few keys at a time), as `broker add` does, and shows the user and account. A key AWS\n" +
+			"rejects, or that it cannot ask about, is not imported and stays in the file as it is; the\n" +
+			"others are imported, and the exit status is 1. --no-verify imports without asking.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the credentials `FILE` (default $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would move, change nothing"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
 			&cli.BoolFlag{Name: "force", Usage: "replace a different key already stored for a profile"},
+			&cli.BoolFlag{Name: "no-verify", Usage: "import the keys without asking AWS whether they work"},
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err} },
 		Action:       runImport,
@@ -50,6 +57,9 @@ type move struct {
 	stored  bool // the keychain holds this very key already
 	replace bool // it replaces what the keychain holds (--force)
 }
+
+// verifyParallel is how many keys import asks AWS about at a time.
+const verifyParallel = 4
 
 func runImport(c *cli.Context) error {
 	if c.NArg() != 0 {
@@ -87,17 +97,22 @@ func runImport(c *cli.Context) error {
 		}
 		t.Close()
 	}
-	moves, err := planImport(c, b, f)
+	ctx, stop := signalContext(c)
+	defer stop()
+	moves, refused, err := planImport(ctx, c, b, f)
 	if err != nil {
 		return err
 	}
-	if len(moves) == 0 {
+	if len(moves) == 0 && len(refused) == 0 {
 		fmt.Fprintf(stderr, "No long-term key to import from %s.\n", f.Path)
 		return nil
 	}
 	if c.Bool("dry-run") {
 		fmt.Fprintf(stderr, "Dry run: nothing changed.\n")
-		return nil
+		return refusedError(refused, f.Path, true)
+	}
+	if len(moves) == 0 {
+		return refusedError(refused, f.Path, false)
 	}
 	question := fmt.Sprintf("Move %d key(s) from %s into the %s keychain and remove them from the file?", len(moves), f.Path, b.Vault.Backend())
 	if err := confirmed(c.Bool("yes"), question); err != nil {
@@ -141,7 +156,32 @@ func runImport(c *cli.Context) error {
 		fmt.Fprintf(stderr, "Removed %d key(s) from %s; everything else in it is unchanged.\n", len(done), f.Path)
 	}
 	warnLeftovers(c, f.Path, done)
-	return wireImported(c, b, done)
+	if err := wireImported(ctx, c, b, done); err != nil {
+		if len(refused) > 0 {
+			fmt.Fprintf(stderr, "warning: %s\n", refusedError(refused, f.Path, false))
+		}
+		return err
+	}
+	return refusedError(refused, f.Path, false)
+}
+
+// refusedError says which profiles' keys stay in the file because AWS
+// rejected them or could not be asked; nil when there are none.
+func refusedError(profiles []string, path string, dryRun bool) error {
+	if len(profiles) == 0 {
+		return nil
+	}
+	verb := "not imported"
+	if dryRun {
+		verb = "would not be imported"
+	}
+	quoted := make([]string, len(profiles))
+	for i, p := range profiles {
+		quoted[i] = strconv.Quote(p)
+	}
+	return withHint(fmt.Errorf("%d key(s) %s, as AWS rejected them or could not be asked: profile %s; they stay in %s",
+		len(profiles), verb, strings.Join(quoted, ", "), path),
+		"fix or delete them there, or run `broker import --no-verify` to import them without asking AWS")
 }
 
 // moveSettings writes the non-key settings of a profile's credentials
@@ -200,59 +240,117 @@ func moveSettings(stderr io.Writer, f *credfile.File, profile, config string) ma
 	return moved
 }
 
-// planImport says, on stderr, what moves and what stays, and why.
-func planImport(c *cli.Context, b *broker.Broker, f *credfile.File) ([]move, error) {
+// planned is what import does with one entry of the file.
+type planned struct {
+	where    string // FILE:LINE: profile "NAME"
+	say      string // why it stays, when it does not move
+	move     *move
+	action   string // what happens to the moving key, said after its ID
+	settings string // the settings that move along, if any
+	who      broker.Identity
+	refused  error // AWS rejected the key, or could not be asked
+}
+
+// planImport decides what moves and what stays, asks AWS about the keys
+// that would be stored (unless --no-verify), and says it all, on stderr,
+// in the file's order. It returns the keys to move and the profiles whose
+// keys AWS refused (or could not be asked about), which stay in the file.
+func planImport(ctx context.Context, c *cli.Context, b *broker.Broker, f *credfile.File) ([]move, []string, error) {
 	stderr := c.App.ErrWriter
-	var moves []move
+	var plan []*planned
 	for _, e := range f.Entries() {
-		where := fmt.Sprintf("%s:%d: profile %q", f.Path, e.Line, e.Profile)
-		skip := func(format string, args ...any) {
-			fmt.Fprintf(stderr, "%s: %s\n", where, fmt.Sprintf(format, args...))
-		}
+		p := &planned{where: fmt.Sprintf("%s:%d: profile %q", f.Path, e.Line, e.Profile)}
+		plan = append(plan, p)
+		stay := func(format string, args ...any) { p.say = fmt.Sprintf(format, args...) }
+		moves := func(m move, format string, args ...any) { p.move, p.action = &m, fmt.Sprintf(format, args...) }
 		if e.Temporary() {
-			skip("temporary credentials stay in the file")
+			stay("temporary credentials stay in the file")
 			continue
 		}
 		if e.Problem != "" {
-			skip("skipped: %s", e.Problem)
+			stay("skipped: %s", e.Problem)
 			continue
 		}
 		if !importableName(e.Profile) {
-			skip("skipped: the name cannot be a profile in the AWS config")
+			stay("skipped: the name cannot be a profile in the AWS config")
 			continue
 		}
 		if err := broker.ValidateKey(e.AccessKeyID, e.SecretAccessKey); err != nil {
-			skip("skipped: %v", err)
+			stay("skipped: %v", err)
 			continue
 		}
-		before := len(moves)
 		old, stored, err := b.StoredKey(e.Profile)
 		var unreadable *broker.KeyStoredError
 		switch {
 		case errors.As(err, &unreadable) && c.Bool("force"):
-			moves = append(moves, move{entry: e, replace: true})
-			skip("key %s replaces an item broker cannot read (--force)", broker.MaskKeyID(e.AccessKeyID))
+			moves(move{entry: e, replace: true}, "replaces an item broker cannot read (--force)")
 		case errors.As(err, &unreadable):
-			skip("skipped: %s; --force replaces it", unreadable.Err)
+			stay("skipped: %s; --force replaces it", unreadable.Err)
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case !stored:
-			moves = append(moves, move{entry: e})
-			skip("key %s moves to the keychain", broker.MaskKeyID(e.AccessKeyID))
+			moves(move{entry: e}, "moves to the keychain")
 		case old.AccessKeyID == e.AccessKeyID && old.SecretAccessKey == e.SecretAccessKey:
-			moves = append(moves, move{entry: e, stored: true})
-			skip("key %s is in the keychain already: it leaves the file", broker.MaskKeyID(e.AccessKeyID))
+			moves(move{entry: e, stored: true}, "is in the keychain already: it leaves the file")
 		case c.Bool("force"):
-			moves = append(moves, move{entry: e, replace: true})
-			skip("key %s replaces the stored key %s (--force)", broker.MaskKeyID(e.AccessKeyID), broker.MaskKeyID(old.AccessKeyID))
+			moves(move{entry: e, replace: true}, "replaces the stored key %s (--force)", broker.MaskKeyID(old.AccessKeyID))
 		default:
-			skip("skipped: the keychain holds another key (%s) for this profile; --force replaces it", broker.MaskKeyID(old.AccessKeyID))
+			stay("skipped: the keychain holds another key (%s) for this profile; --force replaces it", broker.MaskKeyID(old.AccessKeyID))
 		}
-		if ks := f.Settings(e.Profile); len(ks) > 0 && len(moves) > before {
-			skip("%s move to %s, unless it sets them already", settingNames(ks), b.Config.Path())
+		if ks := f.Settings(e.Profile); len(ks) > 0 && p.move != nil {
+			p.settings = fmt.Sprintf("%s move to %s, unless it sets them already", settingNames(ks), b.Config.Path())
 		}
 	}
-	return moves, nil
+
+	// Every key that would be stored is asked about first, as `broker add`
+	// asks; one the keychain holds already only leaves the file.
+	var ask []*planned
+	var keys []broker.ProfileKey
+	for _, p := range plan {
+		if p.move != nil && !p.move.stored && !c.Bool("no-verify") {
+			e := p.move.entry
+			ask = append(ask, p)
+			keys = append(keys, broker.ProfileKey{Profile: e.Profile, Key: vault.Key{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey}})
+		}
+	}
+	who, errs := b.Identities(ctx, keys, verifyParallel)
+	if err := context.Cause(ctx); err != nil {
+		return nil, nil, err // interrupted: nothing is said about the keys
+	}
+	for i, p := range ask {
+		p.who, p.refused = who[i], errs[i]
+	}
+
+	var moves []move
+	var refused []string
+	for _, p := range plan {
+		switch {
+		case p.move == nil:
+			fmt.Fprintf(stderr, "%s: %s\n", p.where, p.say)
+		case p.refused != nil:
+			refused = append(refused, p.move.entry.Profile)
+			fmt.Fprintf(stderr, "%s: not imported: %s; it stays in the file\n", p.where, refusal(p.move.entry.AccessKeyID, p.refused))
+		default:
+			moves = append(moves, *p.move)
+			id := broker.MaskKeyID(p.move.entry.AccessKeyID)
+			if p.who.ARN != "" {
+				id += " of " + whose(p.who)
+			}
+			fmt.Fprintf(stderr, "%s: key %s %s\n", p.where, id, p.action)
+			if p.settings != "" {
+				fmt.Fprintf(stderr, "%s: %s\n", p.where, p.settings)
+			}
+		}
+	}
+	return moves, refused, nil
+}
+
+// refusal says why a key is not imported, without its secret.
+func refusal(keyID string, err error) string {
+	if errors.As(err, new(*broker.RejectedKeyError)) {
+		return "AWS rejected key " + broker.MaskKeyID(keyID)
+	}
+	return fmt.Sprintf("could not ask AWS about key %s (%s)", broker.MaskKeyID(keyID), oneLine(err.Error()))
 }
 
 // settingNames lists the keys, each once.
@@ -315,14 +413,12 @@ func warnLeftovers(c *cli.Context, path string, moves []move) {
 // offers its MFA device as `broker add` does. The keys have moved by now,
 // so a profile that cannot be set up is a warning, and the exit status
 // says so at the end.
-func wireImported(c *cli.Context, b *broker.Broker, moves []move) error {
+func wireImported(ctx context.Context, c *cli.Context, b *broker.Broker, moves []move) error {
 	stderr := c.App.ErrWriter
 	exe, err := credentialProcessPath()
 	if err != nil {
 		return err
 	}
-	ctx, stop := signalContext(c)
-	defer stop()
 	var failed []string
 	for _, m := range moves {
 		name := m.entry.Profile

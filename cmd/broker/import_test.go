@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/broker-dev/broker/internal/moto"
 )
 
 // Temporary credentials in the file: they stay, untouched.
@@ -195,5 +197,148 @@ func TestImportMovesSettings(t *testing.T) {
 	out := w.mustBroker("exec", "ops", "--", "sh", "-c", "echo $AWS_REGION")
 	if strings.TrimSpace(out) != "eu-west-2" {
 		t.Errorf("broker exec ops: AWS_REGION %q, want eu-west-2", out)
+	}
+}
+
+// TestImportVerifiesKeys: import asks AWS about each key before storing
+// it, as add does. A key AWS rejects (a mistyped secret) is not imported:
+// it stays in the file byte for byte, one line names its profile, and the
+// exit status is 1; the good key moves. So with keys AWS cannot be asked
+// about. --dry-run shows whose each key is and changes nothing; a refused
+// key replaces no stored key even with --force; and --no-verify imports
+// without asking.
+func TestImportVerifiesKeys(t *testing.T) {
+	w := newWorld(t)
+	alice, carol, erin := w.newUser("alice"), w.newUser("carol"), w.newUser("erin")
+	w.writeConfig("[profile good]\nmfa_serial = " + alice.serial + "\n[profile typo]\nmfa_serial = " + carol.serial + "\n")
+	w.aws.EnforceAuth(t)
+	typoSecret := carol.secret[:len(carol.secret)-1] + "x"
+	if typoSecret == carol.secret {
+		typoSecret = carol.secret[:len(carol.secret)-1] + "y"
+	}
+	good := "[good]\naws_access_key_id = " + alice.keyID + "\naws_secret_access_key = " + alice.secret + "\nregion = eu-west-1\n"
+	typo := "[typo]\n# carol's, typed by hand\naws_access_key_id = " + carol.keyID + "\naws_secret_access_key = " + typoSecret + "\noutput = json\n"
+	path := credentialsFile(t, w, good+"\n"+typo)
+	mask := func(id string) string { return "****" + id[len(id)-4:] }
+	noSecrets := func(step string, r result) {
+		t.Helper()
+		for _, s := range []string{alice.secret, typoSecret} {
+			if strings.Contains(r.stdout+r.stderr, s) {
+				t.Errorf("%s shows a secret:\n%s", step, r.stderr)
+			}
+		}
+		if strings.Contains(r.stderr, carol.keyID) || strings.Contains(r.stderr, alice.keyID) {
+			t.Errorf("%s shows a key ID unmasked:\n%s", step, r.stderr)
+		}
+	}
+	refused := func(step string, r result, why ...string) {
+		t.Helper()
+		for _, want := range why {
+			if strings.Count(r.stderr, want) != 1 {
+				t.Errorf("%s does not say once %q:\n%s", step, want, r.stderr)
+			}
+		}
+		lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+		if len(lines) < 2 || !strings.HasPrefix(lines[len(lines)-2], "broker: ") || !strings.Contains(lines[len(lines)-2], `: profile `) ||
+			!strings.HasPrefix(lines[len(lines)-1], "hint: ") || !strings.Contains(lines[len(lines)-1], "--no-verify") {
+			t.Errorf("%s does not end with the refused profiles and a hint about --no-verify:\n%s", step, r.stderr)
+		}
+		noSecrets(step, r)
+	}
+	typoRefused := `profile "typo": not imported: AWS rejected key ` + mask(carol.keyID) + "; it stays in the file"
+	unchanged := func(step string) {
+		t.Helper()
+		if readText(t, path) != good+"\n"+typo {
+			t.Fatalf("%s changed the credentials file", step)
+		}
+		if keys := profilesWithKeys(w.mustBroker("list", "--json")); len(keys) != 0 {
+			t.Fatalf("%s stored keys: %v", step, keys)
+		}
+	}
+
+	// No answer from STS: every key stays.
+	r := w.cmd([]string{"AWS_ENDPOINT_URL_STS=http://127.0.0.1:1"}, brokerBin, "import", "--yes")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "broker: 2 key(s) not imported") {
+		t.Fatalf("import with STS unreachable: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	refused("import with STS unreachable", r,
+		`profile "good": not imported: could not ask AWS about key `+mask(alice.keyID)+" (sts is unreachable at http://127.0.0.1:1",
+		`profile "typo": not imported: could not ask AWS about key `+mask(carol.keyID)+" (sts is unreachable at http://127.0.0.1:1")
+	unchanged("import with STS unreachable")
+
+	r = w.cmd(nil, brokerBin, "import", "--dry-run")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "Dry run: nothing changed") ||
+		!strings.Contains(r.stderr, "broker: 1 key(s) would not be imported") {
+		t.Fatalf("import --dry-run: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	whose := fmt.Sprintf(`profile "good": key %s of arn:aws:iam::%s:user/alice (account %s) moves to the keychain`,
+		mask(alice.keyID), moto.DefaultAccountID, moto.DefaultAccountID)
+	if !strings.Contains(r.stderr, whose) {
+		t.Errorf("import --dry-run does not say whose the good key is (%q):\n%s", whose, r.stderr)
+	}
+	refused("import --dry-run", r, typoRefused)
+	unchanged("import --dry-run")
+
+	r = w.cmd(nil, brokerBin, "import", "--yes")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "Moved access key "+mask(alice.keyID)) ||
+		!strings.Contains(r.stderr, `broker: 1 key(s) not imported, as AWS rejected them or could not be asked: profile "typo"`) {
+		t.Fatalf("import: exit %d, want 1, and the good key moved\n%s", r.code, r.stderr)
+	}
+	refused("import", r, typoRefused)
+	if got, want := readText(t, path), "\n"+typo; got != want {
+		t.Errorf("credentials file after import:\n%s\nwant the refused key's section as it was:\n%s", got, want)
+	}
+	if keys := profilesWithKeys(w.mustBroker("list", "--json")); len(keys) != 1 || keys[0] != "good" {
+		t.Errorf("stored keys after import: %v, want good's alone", keys)
+	}
+	if cfg := readText(t, w.config); !strings.Contains(cfg, "credential_process = "+clientBin+" good\n") ||
+		strings.Contains(cfg, "typo\n") || strings.Contains(cfg, "output = json") {
+		t.Errorf("config after import: the refused profile is changed, or good is not set up:\n%s", cfg)
+	}
+	asked := func() (n int) {
+		for _, c := range w.calls("GetCallerIdentity") {
+			if c.SigningKeyID == carol.keyID {
+				n++
+			}
+		}
+		return n
+	}
+	if asked() == 0 {
+		t.Error("no GetCallerIdentity was signed by the mistyped key")
+	}
+
+	// A refused key replaces nothing, even with --force.
+	w.addKey("typo", erin)
+	r = w.cmd(nil, brokerBin, "import", "--yes", "--force")
+	if r.code != 1 || storedKeyID(t, w, "typo") != mask(erin.keyID) || readText(t, path) != "\n"+typo {
+		t.Fatalf("import --force of a refused key: exit %d, typo's key %s, want 1, erin's %s kept and the file as it was\n%s",
+			r.code, storedKeyID(t, w, "typo"), mask(erin.keyID), r.stderr)
+	}
+	refused("import --force", r, typoRefused)
+
+	before := asked()
+	r = w.cmd(nil, brokerBin, "import", "--yes", "--no-verify", "--force")
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("import --no-verify: exit %d\n%s", r.code, r.stderr)
+	}
+	noSecrets("import --no-verify", r)
+	if asked() != before {
+		t.Error("import --no-verify asked AWS about the key")
+	}
+	if got := readText(t, path); strings.Contains(got, "aws_") {
+		t.Errorf("keys left in the file after import --no-verify:\n%s", got)
+	}
+	if storedKeyID(t, w, "typo") != mask(carol.keyID) {
+		t.Errorf("import --no-verify did not store the mistyped key: %s", w.mustBroker("list"))
+	}
+
+	// From the start: --no-verify imports both keys.
+	w.mustBroker("remove", "--yes", "good")
+	w.mustBroker("remove", "--yes", "typo")
+	credentialsFile(t, w, good+"\n"+typo)
+	r = w.cmd(nil, brokerBin, "import", "--yes", "--no-verify")
+	if r.code != 0 || strings.Contains(readText(t, path), "aws_") || storedKeyID(t, w, "good") != mask(alice.keyID) ||
+		storedKeyID(t, w, "typo") != mask(carol.keyID) || asked() != before {
+		t.Errorf("import --no-verify of both keys: exit %d, file:\n%s\n%s", r.code, readText(t, path), r.stderr)
 	}
 }
