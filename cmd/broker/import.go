@@ -175,12 +175,18 @@ func refusedError(profiles []string, path string, dryRun bool) error {
 	if dryRun {
 		verb = "would not be imported"
 	}
-	quoted := make([]string, len(profiles))
-	for i, p := range profiles {
-		quoted[i] = strconv.Quote(p)
+	names := "profile "
+	if len(profiles) > 1 {
+		names = "profiles "
 	}
-	return withHint(fmt.Errorf("%d key(s) %s, as AWS rejected them or could not be asked: profile %s; they stay in %s",
-		len(profiles), verb, strings.Join(quoted, ", "), path),
+	for i, p := range profiles {
+		if i > 0 {
+			names += ", "
+		}
+		names += strconv.Quote(p)
+	}
+	return withHint(fmt.Errorf("%d key(s) %s, as AWS rejected them or could not be asked: %s; they stay in %s",
+		len(profiles), verb, names, path),
 		"fix or delete them there, or run `broker import --no-verify` to import them without asking AWS")
 }
 
