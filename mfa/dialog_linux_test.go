@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/broker-dev/broker/internal/testpty"
 )
 
 // noTTY is a terminal path that does not open, as for a program started by
@@ -55,10 +57,10 @@ func TestDialogNotChosen(t *testing.T) {
 	t.Run("with a terminal", func(t *testing.T) {
 		f := fakePATH(t)
 		f.add("zenity", []string{"123456"}, "")
-		tty := openPTY(t)
-		done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path, Env: []string{"DISPLAY=:0"}}, alice)
-		tty.waitFor(t, alicePrompt, 1)
-		tty.type_(t, "654321\n")
+		tty := testpty.Open(t)
+		done := codeAsync(context.Background(), &Prompter{TTYPath: tty.Path, Env: []string{"DISPLAY=:0"}}, alice)
+		tty.WaitFor(t, alicePrompt)
+		tty.Type(t, "654321\n")
 		if res := <-done; res.err != nil || res.code != "654321" {
 			t.Fatalf("Code = %q, %v; want the code typed on the terminal", res.code, res.err)
 		}
@@ -119,12 +121,12 @@ func TestPromptNamed(t *testing.T) {
 	t.Run("terminal over ykman", func(t *testing.T) {
 		f := fakePATH(t)
 		f.add("ykman", []string{"123456"}, "")
-		tty := openPTY(t)
+		tty := testpty.Open(t)
 		r := alice
 		r.YubiKeyOATH = "aws"
-		done := codeAsync(context.Background(), &Prompter{Prompt: "terminal", TTYPath: tty.path}, r)
-		tty.waitFor(t, alicePrompt, 1)
-		tty.type_(t, "654321\n")
+		done := codeAsync(context.Background(), &Prompter{Prompt: "terminal", TTYPath: tty.Path}, r)
+		tty.WaitFor(t, alicePrompt)
+		tty.Type(t, "654321\n")
 		if res := <-done; res.err != nil || res.code != "654321" || !res.interactive {
 			t.Fatalf("Code = %q, %v, %v; want the code typed on the terminal", res.code, res.interactive, res.err)
 		}

@@ -6,18 +6,20 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/broker-dev/broker/internal/testpty"
 )
 
 func TestPromptAgainOnUsedCode(t *testing.T) {
-	tty := openPTY(t)
+	tty := testpty.Open(t)
 	r := alice
 	r.Used = usedJustNow(alice.Serial, "111111")
-	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, r)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.Path}, r)
 
-	tty.waitFor(t, alicePrompt, 1)
-	tty.type_(t, "111111\n")
-	tty.waitFor(t, "That code was just used; wait for the next one.\r\n"+alicePrompt, 1)
-	tty.type_(t, "222222\n")
+	tty.WaitFor(t, alicePrompt)
+	tty.Type(t, "111111\n")
+	tty.WaitFor(t, "That code was just used; wait for the next one.\r\n"+alicePrompt)
+	tty.Type(t, "222222\n")
 	if res := <-done; res.err != nil || res.code != "222222" || !res.interactive {
 		t.Fatalf("Code = %q, %v, %v; want the next code", res.code, res.interactive, res.err)
 	}

@@ -8,97 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/broker-dev/broker/internal/testpty"
 	"golang.org/x/sys/unix"
 )
-
-// pty is a pseudo-terminal: the test plays the person at the master side,
-// the code under test opens the slave by its path.
-type pty struct {
-	master *os.File
-	path   string // slave, e.g. /dev/pts/3
-
-	mu   sync.Mutex
-	seen strings.Builder // everything the terminal showed
-	more chan struct{}   // closed and replaced on each read
-}
-
-func openPTY(t *testing.T) *pty {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	var n uint32
-	conn, err := m.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = conn.Control(func(fd uintptr) {
-		if err = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); err == nil {
-			n, err = unix.IoctlGetUint32(int(fd), unix.TIOCGPTN)
-		}
-	})
-	if err != nil {
-		t.Fatalf("unlocking pseudo-terminal: %v", err)
-	}
-	p := &pty{master: m, path: fmt.Sprintf("/dev/pts/%d", n), more: make(chan struct{})}
-	go p.read()
-	return p
-}
-
-func (p *pty) read() {
-	buf := make([]byte, 1024)
-	for {
-		n, err := p.master.Read(buf)
-		p.mu.Lock()
-		p.seen.Write(buf[:n])
-		close(p.more)
-		p.more = make(chan struct{})
-		p.mu.Unlock()
-		if err != nil {
-			return
-		}
-	}
-}
-
-// waitFor waits until the terminal has shown want count times in all.
-func (p *pty) waitFor(t *testing.T, want string, count int) {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		p.mu.Lock()
-		seen, more := p.seen.String(), p.more
-		p.mu.Unlock()
-		if strings.Count(seen, want) >= count {
-			return
-		}
-		select {
-		case <-more:
-		case <-timeout:
-			t.Fatalf("terminal never showed %q %d times; it showed %q", want, count, seen)
-		}
-	}
-}
-
-func (p *pty) shown() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seen.String()
-}
-
-// type_ types s at the terminal.
-func (p *pty) type_(t *testing.T, s string) {
-	t.Helper()
-	if _, err := p.master.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-}
 
 type result struct {
 	code        string
@@ -148,16 +64,16 @@ const alicePrompt = "MFA code for arn:aws:iam::123456789012:mfa/alice (profile d
 
 func TestPromptOnTerminal(t *testing.T) {
 	written := captureStdStreams(t) // not parallel: it swaps os.Stdout
-	tty := openPTY(t)
-	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, alice)
+	tty := testpty.Open(t)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.Path}, alice)
 
-	tty.waitFor(t, alicePrompt, 1)
-	tty.type_(t, "123456\n")
+	tty.WaitFor(t, alicePrompt)
+	tty.Type(t, "123456\n")
 	res := <-done
 	if res.err != nil || res.code != "123456" || !res.interactive {
 		t.Fatalf("Code = %q, %v, %v; want 123456 typed by a person", res.code, res.interactive, res.err)
 	}
-	if got := tty.shown(); !strings.HasPrefix(got, alicePrompt) {
+	if got := tty.Shown(); !strings.HasPrefix(got, alicePrompt) {
 		t.Errorf("terminal showed %q; want it to start with the prompt", got)
 	}
 	if got := written(); got != "" {
@@ -166,15 +82,15 @@ func TestPromptOnTerminal(t *testing.T) {
 }
 
 func TestPromptAgainOnMalformedCode(t *testing.T) {
-	tty := openPTY(t)
-	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, alice)
+	tty := testpty.Open(t)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.Path}, alice)
 
-	tty.waitFor(t, alicePrompt, 1)
-	tty.type_(t, "12345\n")
-	tty.waitFor(t, "That is not a 6-digit code. "+alicePrompt, 1)
-	tty.type_(t, strings.Repeat("1", 1000)+"\n") // longer than any buffer
-	tty.waitFor(t, "That is not a 6-digit code. "+alicePrompt, 2)
-	tty.type_(t, "  654321 \n")
+	tty.WaitFor(t, alicePrompt)
+	tty.Type(t, "12345\n")
+	tty.WaitFor(t, "That is not a 6-digit code. "+alicePrompt)
+	tty.Type(t, strings.Repeat("1", 1000)+"\n") // longer than any buffer
+	tty.WaitForCount(t, "That is not a 6-digit code. "+alicePrompt, 2)
+	tty.Type(t, "  654321 \n")
 	res := <-done
 	if res.err != nil || res.code != "654321" || !res.interactive {
 		t.Fatalf("Code = %q, %v, %v; want 654321 on the third try", res.code, res.interactive, res.err)
@@ -182,11 +98,11 @@ func TestPromptAgainOnMalformedCode(t *testing.T) {
 }
 
 func TestPromptGivesUp(t *testing.T) {
-	tty := openPTY(t)
-	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, alice)
+	tty := testpty.Open(t)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.Path}, alice)
 
 	// Type ahead: all three lines are waiting before the first prompt.
-	tty.type_(t, "12345\nabcdef\n1234567\n")
+	tty.Type(t, "12345\nabcdef\n1234567\n")
 	res := <-done
 	if !errors.Is(res.err, ErrInvalidCode) {
 		t.Fatalf("error = %v; want ErrInvalidCode", res.err)
@@ -196,29 +112,29 @@ func TestPromptGivesUp(t *testing.T) {
 			t.Errorf("error %q shows what was typed", res.err)
 		}
 	}
-	tty.waitFor(t, alicePrompt, 3)
-	tty.waitFor(t, "giving up", 1)
+	tty.WaitForCount(t, alicePrompt, 3)
+	tty.WaitFor(t, "giving up")
 }
 
 func TestPromptAfterRejectedCode(t *testing.T) {
-	tty := openPTY(t)
+	tty := testpty.Open(t)
 	r := alice
 	r.Attempt = 1
-	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.path}, r)
+	done := codeAsync(context.Background(), &Prompter{TTYPath: tty.Path}, r)
 
-	tty.waitFor(t, "That code was not accepted. "+alicePrompt, 1)
-	tty.type_(t, "111111\n")
+	tty.WaitFor(t, "That code was not accepted. "+alicePrompt)
+	tty.Type(t, "111111\n")
 	if res := <-done; res.err != nil || res.code != "111111" {
 		t.Fatalf("Code = %q, %v; want 111111", res.code, res.err)
 	}
 }
 
 func TestPromptContextCanceled(t *testing.T) {
-	tty := openPTY(t)
+	tty := testpty.Open(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := codeAsync(ctx, &Prompter{TTYPath: tty.path}, alice)
+	done := codeAsync(ctx, &Prompter{TTYPath: tty.Path}, alice)
 
-	tty.waitFor(t, alicePrompt, 1)
+	tty.WaitFor(t, alicePrompt)
 	cancel()
 	select {
 	case res := <-done:
@@ -236,12 +152,8 @@ func TestPromptContextCanceled(t *testing.T) {
 // would stop the command (SIGTTIN) until the timeout; Code hands it the
 // terminal for the run and takes it back afterwards.
 func TestProcessOnControllingTerminal(t *testing.T) {
-	tty := openPTY(t)
-	slave, err := os.OpenFile(tty.path, os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slave.Close()
+	tty := testpty.Open(t)
+	slave := tty.Slave(t)
 	out := filepath.Join(t.TempDir(), "result")
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOnControllingTerminal$", "-test.timeout=60s")
@@ -253,10 +165,10 @@ func TestProcessOnControllingTerminal(t *testing.T) {
 	}
 	slave.Close()
 
-	tty.waitFor(t, "code from the process? ", 1)
-	tty.type_(t, "246810\n")
+	tty.WaitFor(t, "code from the process? ")
+	tty.Type(t, "246810\n")
 	if err := cmd.Wait(); err != nil {
-		t.Errorf("helper: %v; terminal showed %q", err, tty.shown())
+		t.Errorf("helper: %v; terminal showed %q", err, tty.Shown())
 	}
 	got, _ := os.ReadFile(out)
 	if want := "code=246810 err=<nil> foreground=true"; string(got) != want {

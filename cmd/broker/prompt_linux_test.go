@@ -8,126 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/broker-dev/broker/internal/testpty"
 )
 
 // Prompts under a real terminal: broker runs in a session of its own whose
 // controlling terminal is a pseudo-terminal, and the test types at the
-// master side, as mfa/tty_linux_test.go does.
-
-type pty struct {
-	master *os.File
-	slave  *os.File
-	mu     sync.Mutex
-	seen   strings.Builder
-	more   chan struct{}
-}
-
-func openPTY(t *testing.T) *pty {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	var n uint32
-	conn, err := m.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = conn.Control(func(fd uintptr) {
-		if err = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); err == nil {
-			n, err = unix.IoctlGetUint32(int(fd), unix.TIOCGPTN)
-		}
-	})
-	if err != nil {
-		t.Fatalf("unlocking pseudo-terminal: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	p := &pty{master: m, slave: s, more: make(chan struct{})}
-	go p.read()
-	return p
-}
-
-func (p *pty) read() {
-	buf := make([]byte, 1024)
-	for {
-		n, err := p.master.Read(buf)
-		p.mu.Lock()
-		p.seen.Write(buf[:n])
-		close(p.more)
-		p.more = make(chan struct{})
-		p.mu.Unlock()
-		if err != nil {
-			return
-		}
-	}
-}
-
-// waitFor waits until the terminal has shown want.
-func (p *pty) waitFor(t *testing.T, want string) {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		p.mu.Lock()
-		seen, more := p.seen.String(), p.more
-		p.mu.Unlock()
-		if strings.Contains(seen, want) {
-			return
-		}
-		select {
-		case <-more:
-		case <-timeout:
-			t.Fatalf("terminal never showed %q; it showed %q", want, seen)
-		}
-	}
-}
-
-func (p *pty) shown() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seen.String()
-}
-
-// settle waits until the terminal has shown nothing new for a moment.
-func (p *pty) settle() string {
-	for {
-		p.mu.Lock()
-		more := p.more
-		p.mu.Unlock()
-		select {
-		case <-more:
-		case <-time.After(200 * time.Millisecond):
-			return p.shown()
-		}
-	}
-}
-
-func (p *pty) type_(t *testing.T, s string) {
-	t.Helper()
-	if _, err := p.master.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// modes are the terminal's local modes: echo, canonical input, signals.
-func (p *pty) modes(t *testing.T) uint32 {
-	t.Helper()
-	tio, err := unix.IoctlGetTermios(int(p.slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tio.Lflag & (unix.ECHO | unix.ICANON | unix.ISIG | unix.IEXTEN)
-}
+// master side (internal/testpty), as mfa/tty_linux_test.go does.
 
 // onTerminal is a broker started with p as its controlling terminal.
 type onTerminal struct {
@@ -137,14 +27,14 @@ type onTerminal struct {
 	code        int
 }
 
-func (w *world) startOnTerminal(p *pty, extraEnv []string, name string, args ...string) *onTerminal {
+func (w *world) startOnTerminal(p *testpty.PTY, extraEnv []string, name string, args ...string) *onTerminal {
 	w.t.Helper()
 	r := &onTerminal{done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	r.cmd = exec.CommandContext(ctx, name, args...)
 	r.cmd.Env = append(append([]string{}, w.env...), extraEnv...)
 	r.cmd.Dir = w.home
-	r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = p.slave, &r.out, &r.errOut
+	r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = p.Slave(w.t), &r.out, &r.errOut
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := r.cmd.Start(); err != nil {
 		cancel()
@@ -205,17 +95,17 @@ mfa_serial = %s
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := w.mustBroker("list", "--json")
-			p := openPTY(t)
-			modes := p.modes(t)
+			p := testpty.Open(t)
+			modes := p.Modes(t)
 			r := w.startOnTerminal(p, nil, brokerBin, tt.args...)
 			for i := 0; i+1 < len(tt.typed); i += 2 {
-				p.waitFor(t, tt.typed[i])
-				p.type_(t, tt.typed[i+1])
+				p.WaitFor(t, tt.typed[i])
+				p.Type(t, tt.typed[i+1])
 			}
-			p.waitFor(t, tt.prompt)
-			p.type_(t, "\x03")
+			p.WaitFor(t, tt.prompt)
+			p.Type(t, "\x03")
 			res := r.wait(t)
-			shown := p.settle()
+			shown := p.Settle()
 			if res.code != 130 || res.stdout != "" || res.stderr != "" {
 				t.Errorf("broker %s, Ctrl-C at %q: exit %d, stdout %q, stderr %q; want 130 and nothing said",
 					strings.Join(tt.args, " "), tt.prompt, res.code, res.stdout, res.stderr)
@@ -226,7 +116,7 @@ mfa_serial = %s
 			if strings.Contains(shown, "interrupt") || strings.Contains(shown, "broker:") {
 				t.Errorf("the terminal showed a message: %q", shown)
 			}
-			if got := p.modes(t); got != modes {
+			if got := p.Modes(t); got != modes {
 				t.Errorf("terminal modes %#x after Ctrl-C, want %#x as before", got, modes)
 			}
 			if after := w.mustBroker("list", "--json"); after != before {
@@ -250,12 +140,12 @@ func TestKeyIDPrompt(t *testing.T) {
 	u := w.newUser("alice")
 	w.writeConfig("")
 
-	p := openPTY(t)
+	p := testpty.Open(t)
 	r := w.startOnTerminal(p, nil, brokerBin, "add", "dev")
-	p.waitFor(t, "Access key ID: ")
-	p.type_(t, u.secret+"\r")
+	p.WaitFor(t, "Access key ID: ")
+	p.Type(t, u.secret+"\r")
 	res := r.wait(t)
-	shown := p.settle()
+	shown := p.Settle()
 	if res.code != 1 || res.stdout != "" || !strings.HasPrefix(res.stderr, "broker: malformed access key ID") {
 		t.Errorf("a secret at the key ID prompt: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
@@ -269,14 +159,14 @@ func TestKeyIDPrompt(t *testing.T) {
 	// The usual way: the ID shows masked, the secret not at all, and the
 	// user's one MFA device is written into the profile, which broker
 	// creates.
-	p = openPTY(t)
+	p = testpty.Open(t)
 	r = w.startOnTerminal(p, nil, brokerBin, "add", "dev")
-	p.waitFor(t, "Access key ID: ")
-	p.type_(t, u.keyID+"\r")
-	p.waitFor(t, "Secret access key: ")
-	p.type_(t, u.secret+"\r")
+	p.WaitFor(t, "Access key ID: ")
+	p.Type(t, u.keyID+"\r")
+	p.WaitFor(t, "Secret access key: ")
+	p.Type(t, u.secret+"\r")
 	res = r.wait(t)
-	shown = p.settle()
+	shown = p.Settle()
 	if res.code != 0 {
 		t.Fatalf("add dev on a terminal: exit %d, stderr %s", res.code, res.stderr)
 	}

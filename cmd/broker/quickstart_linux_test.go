@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/broker-dev/broker/internal/testpty"
 )
 
 // readmeBlock is the first sh code block after the README heading.
@@ -57,17 +59,17 @@ func TestQuickStart(t *testing.T) {
 		if !known {
 			t.Fatalf("the quick start has a line this test does not know how to answer: %q", line)
 		}
-		p := openPTY(t)
+		p := testpty.Open(t)
 		r := w.startOnTerminal(p, path, "sh", "-c", line)
 		for i := 0; i+1 < len(typed); i += 2 {
-			p.waitFor(t, typed[i])
-			p.type_(t, typed[i+1])
+			p.WaitFor(t, typed[i])
+			p.Type(t, typed[i+1])
 		}
 		res := r.wait(t)
 		if res.code != 0 {
-			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s\nterminal: %q", line, res.code, res.stdout, res.stderr, p.settle())
+			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s\nterminal: %q", line, res.code, res.stdout, res.stderr, p.Settle())
 		}
-		if shown := p.settle(); strings.Contains(shown, u.secret) || strings.Contains(res.stdout+res.stderr, u.secret) {
+		if shown := p.Settle(); strings.Contains(shown, u.secret) || strings.Contains(res.stdout+res.stderr, u.secret) {
 			t.Errorf("%s showed the secret", line)
 		}
 		outputs[line] = res.stdout
