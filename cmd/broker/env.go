@@ -123,6 +123,10 @@ func firstNonEmpty(values ...string) string {
 	return ""
 }
 
+// yesFlag skips the confirmation of a command that changes keys or the
+// keychain (confirmed).
+var yesFlag = &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"}
+
 var mfaTokenFlag = &cli.StringFlag{
 	Name:  "mfa-token",
 	Usage: "the current `CODE` from your MFA device (otherwise mfa_process, ykman, a prompt on the terminal or a dialog)",

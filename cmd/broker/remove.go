@@ -17,7 +17,7 @@ func removeCommand() *cli.Command {
 		Description: "The AWS config is left as it is. The key stays valid in IAM: to deactivate it, run\n" +
 			"`broker keys deactivate --force PROFILE KEY_ID` (or `broker revoke PROFILE` if it is exposed)\n" +
 			"before removing it, while broker can still sign with it.",
-		Flags:        []cli.Flag{&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"}},
+		Flags:        []cli.Flag{yesFlag},
 		BashComplete: completeProfiles,
 		Action: func(c *cli.Context) error {
 			name, err := profileArg(c)

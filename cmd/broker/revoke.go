@@ -25,7 +25,7 @@ func revokeCommand() *cli.Command {
 			"the key loses the sessions they made with it; remove it later with\n" +
 			"  aws iam delete-user-policy --user-name USER --policy-name " + lifecycle.RevokePolicyName,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
+			yesFlag,
 			&cli.StringFlag{Name: "key", Usage: "revoke access key `KEY_ID` of the account, not the profile's own"},
 			&cli.BoolFlag{Name: "sessions", Usage: "also deny the sessions issued from the user's keys before now"},
 			mfaTokenFlag,

@@ -26,7 +26,7 @@ func rotateCommand() *cli.Command {
 			"or inactive but not left by a rotation, is refused and nothing changes (--delete-inactive\n" +
 			"removes an inactive spare first). Interrupted, the next `broker rotate` finishes or undoes it.",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
+			yesFlag,
 			&cli.BoolFlag{Name: "keep-old", Hidden: true, Usage: "the default now: the old key is always kept, inactive"},
 			&cli.BoolFlag{Name: "delete-inactive", Usage: "with two keys, delete the other one if it is inactive"},
 			&cli.BoolFlag{Name: "force", Usage: "rotate even if something other than broker used the old key last"},
