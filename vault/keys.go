@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/99designs/keyring"
@@ -129,7 +128,7 @@ func (v *Vault) RemoveKey(profile string) error {
 	if _, err := v.get(key); err != nil {
 		return fmt.Errorf("removing the key of profile %q: %w", profile, err)
 	}
-	if err := v.remove(key); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := v.remove(key); err != nil {
 		return fmt.Errorf("removing the key of profile %q: %w", profile, err)
 	}
 	return nil
@@ -137,12 +136,9 @@ func (v *Vault) RemoveKey(profile string) error {
 
 // KeyProfiles returns the sorted names of the profiles with a stored key.
 func (v *Vault) KeyProfiles() ([]string, error) {
-	keys, err := v.keys()
+	names, err := v.names(kindKey)
 	if err != nil {
 		return nil, fmt.Errorf("listing stored keys: %w", err)
 	}
-	names := v.names(keys, kindKey)
-	slices.Sort(names)
-	// The Secret Service can hold two items under one key.
-	return append([]string{}, slices.Compact(names)...), nil
+	return names, nil
 }

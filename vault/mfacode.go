@@ -84,7 +84,7 @@ func (v *Vault) RemoveMFACode(serial string) error {
 	if _, err := v.get(key); errors.Is(err, ErrNotFound) {
 		return nil
 	}
-	if err := v.remove(key); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := v.remove(key); err != nil {
 		return fmt.Errorf("removing the last MFA code used for %s: %w", serial, err)
 	}
 	return nil

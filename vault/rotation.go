@@ -101,7 +101,7 @@ func (v *Vault) RemoveRotation(profile string) error {
 	if _, err := v.get(key); errors.Is(err, ErrNotFound) {
 		return nil
 	}
-	if err := v.remove(key); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := v.remove(key); err != nil {
 		return fmt.Errorf("removing the rotation journal of profile %q: %w", profile, err)
 	}
 	return nil

@@ -48,7 +48,7 @@ func (v *Vault) Session(id string) (Session, error) {
 	if ok {
 		return s, nil
 	}
-	if err := v.remove(key); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := v.remove(key); err != nil {
 		return Session{}, fmt.Errorf("cached session %s does not decode: %w; removing it: %w", id, ErrNotFound, err)
 	}
 	return Session{}, fmt.Errorf("cached session %s did not decode and is removed: %w", id, ErrNotFound)
@@ -96,7 +96,7 @@ func (v *Vault) SetSession(s Session) error {
 
 // RemoveSession drops the cached session id; an absent one is not an error.
 func (v *Vault) RemoveSession(id string) error {
-	if err := v.remove(v.itemKey(kindSession, id)); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := v.remove(v.itemKey(kindSession, id)); err != nil {
 		return fmt.Errorf("removing cached session %s: %w", id, err)
 	}
 	return nil
@@ -105,14 +105,12 @@ func (v *Vault) RemoveSession(id string) error {
 // Sessions returns every cached session of this namespace, expired ones
 // included, sorted by profile. Entries that do not decode are removed.
 func (v *Vault) Sessions() ([]Session, error) {
-	keys, err := v.keys()
+	ids, err := v.names(kindSession)
 	if err != nil {
 		return nil, fmt.Errorf("listing cached sessions: %w", err)
 	}
-	ids := v.names(keys, kindSession)
-	slices.Sort(ids)
 	all := []Session{}
-	for _, id := range slices.Compact(ids) { // the Secret Service can list a key twice
+	for _, id := range ids {
 		key := v.itemKey(kindSession, id)
 		item, err := v.get(key)
 		if errors.Is(err, ErrNotFound) {
@@ -123,7 +121,7 @@ func (v *Vault) Sessions() ([]Session, error) {
 		}
 		s, ok := decodeSession(id, item.Data)
 		if !ok {
-			if err := v.remove(key); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := v.remove(key); err != nil {
 				return nil, fmt.Errorf("removing cached session %s, which does not decode: %w", id, err)
 			}
 			continue

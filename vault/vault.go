@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -106,10 +107,15 @@ func (v *Vault) itemKey(kind, name string) string {
 	return v.prefix(kind) + escape(name)
 }
 
-// names returns the unescaped names of the items of kind among keys.
-func (v *Vault) names(keys []string, kind string) []string {
+// names returns the unescaped names of the items of kind, sorted, each
+// once: the Secret Service can hold two items under one key.
+func (v *Vault) names(kind string) ([]string, error) {
+	keys, err := v.keys()
+	if err != nil {
+		return nil, err
+	}
 	prefix := v.prefix(kind)
-	var names []string
+	names := []string{}
 	for _, k := range keys {
 		rest, ok := strings.CutPrefix(k, prefix)
 		if !ok {
@@ -119,7 +125,8 @@ func (v *Vault) names(keys []string, kind string) []string {
 			names = append(names, name)
 		}
 	}
-	return names
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 // escape percent-encodes the bytes that separate parts of an item key or
@@ -154,8 +161,13 @@ func (v *Vault) set(item keyring.Item) error {
 	return err
 }
 
+// remove deletes the item key. An item already absent is not an error:
+// no caller minds.
 func (v *Vault) remove(key string) error {
 	_, err := run(v.gate, func() (struct{}, error) { return struct{}{}, v.ring.Remove(key) })
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
 	return err
 }
 
