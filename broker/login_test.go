@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/broker-dev/broker/broker/awsconfig"
-	"github.com/broker-dev/broker/mfa"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -81,19 +80,6 @@ func (s loginSTS) GetFederationToken(_ context.Context, in *sts.GetFederationTok
 	return &sts.GetFederationTokenOutput{Credentials: fakeCreds("ASIAFEDERATED")}, nil
 }
 
-// countCodes gives MFA codes and counts them.
-type countCodes struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (c *countCodes) Code(context.Context, mfa.Request) (string, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
-	return "123456", false, nil
-}
-
 // federation is a fake federation endpoint on loopback.
 type federation struct {
 	*httptest.Server
@@ -141,7 +127,7 @@ func (f *federation) last(t *testing.T) (url.Values, map[string]string) {
 
 const longTermID = "AKIAIOSFODNN7LOGINX1"
 
-func loginBroker(t *testing.T, config string) (*Broker, *stsLog, *countCodes) {
+func loginBroker(t *testing.T, config string) (*Broker, *stsLog, *codes) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
@@ -151,7 +137,7 @@ func loginBroker(t *testing.T, config string) (*Broker, *stsLog, *countCodes) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, codes := &stsLog{}, &countCodes{}
+	log, codes := &stsLog{}, &codes{}
 	b := &Broker{Config: cfg, Vault: vault.New(keyring.NewArrayKeyring(nil), "test"), MFA: codes, LockDir: t.TempDir(),
 		Clients: Clients{STS: func(c Creds, _ string) stsAPI { return loginSTS{signer: c, log: log} }}}
 	if err := b.Vault.SetKey("dev", vault.Key{AccessKeyID: longTermID, SecretAccessKey: "long-term-secret", Added: time.Now()}); err != nil {
@@ -202,8 +188,8 @@ func TestLoginIAMUser(t *testing.T) {
 		t.Errorf("GetFederationToken(%d, %q, %q)", aws.ToInt32(in.DurationSeconds), aws.ToString(in.Name), aws.ToString(in.Policy))
 	}
 	// The MFA session is the gate: one code.
-	if n := len(log.of("GetSessionToken")); n != 1 || codes.n != 1 {
-		t.Errorf("%d GetSessionToken calls and %d codes, want 1 and 1", n, codes.n)
+	if n := len(log.of("GetSessionToken")); n != 1 || codes.count() != 1 {
+		t.Errorf("%d GetSessionToken calls and %d codes, want 1 and 1", n, codes.count())
 	}
 	q, session := fed.last(t)
 	want := map[string]string{"sessionId": "ASIAFEDERATED", "sessionKey": "secret-of-ASIAFEDERATED", "sessionToken": "token-of-ASIAFEDERATED"}
@@ -227,8 +213,8 @@ func TestLoginIAMUser(t *testing.T) {
 	if _, err := b.Login(t.Context(), "dev", LoginOptions{FederationURL: fed.endpoint()}); err != nil {
 		t.Fatal(err)
 	}
-	if codes.n != 1 || len(log.of("GetFederationToken")) != 2 {
-		t.Errorf("second login: %d codes, %d GetFederationToken calls", codes.n, len(log.of("GetFederationToken")))
+	if codes.count() != 1 || len(log.of("GetFederationToken")) != 2 {
+		t.Errorf("second login: %d codes, %d GetFederationToken calls", codes.count(), len(log.of("GetFederationToken")))
 	}
 }
 
@@ -280,8 +266,8 @@ func TestLoginNoMFAOptOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if codes.n != 0 || len(log.of("GetSessionToken")) != 0 || got.Duration != time.Hour {
-		t.Errorf("%d codes, %d GetSessionToken calls, %s", codes.n, len(log.of("GetSessionToken")), got.Duration)
+	if codes.count() != 0 || len(log.of("GetSessionToken")) != 0 || got.Duration != time.Hour {
+		t.Errorf("%d codes, %d GetSessionToken calls, %s", codes.count(), len(log.of("GetSessionToken")), got.Duration)
 	}
 	u, _ := url.Parse(got.URL)
 	if d := u.Query().Get("Destination"); d != "https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1" {

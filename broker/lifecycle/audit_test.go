@@ -14,17 +14,8 @@ import (
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
 	"github.com/broker-dev/broker/internal/moto"
-	"github.com/broker-dev/broker/mfa"
 	"github.com/broker-dev/broker/vault"
 )
-
-// auditCodes gives MFA codes and counts them.
-type auditCodes struct{ n int }
-
-func (c *auditCodes) Code(context.Context, mfa.Request) (string, bool, error) {
-	c.n++
-	return "123456", false, nil
-}
 
 // rootSTS answers GetCallerIdentity as for the account's root user.
 type rootSTS struct{ broker.STSAPI }
@@ -35,7 +26,7 @@ func (rootSTS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, .
 
 // auditWorld: moto; alice's key stored for dev (with an MFA device), bob's
 // for ops (no mfa_serial), and a root key for boss.
-func auditWorld(t *testing.T) (*Manager, *auditCodes, map[string]vault.Key) {
+func auditWorld(t *testing.T) (*Manager, *codes, map[string]vault.Key) {
 	t.Helper()
 	srv := moto.Start(t)
 	keys := map[string]vault.Key{}
@@ -52,7 +43,7 @@ func auditWorld(t *testing.T) (*Manager, *auditCodes, map[string]vault.Key) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes := &auditCodes{}
+	codes := &codes{}
 	b := New(&broker.Broker{Config: cfg, Vault: vault.New(keyring.NewArrayKeyring(nil), "test"), MFA: codes,
 		Clients: stsAt(srv), LockDir: t.TempDir()})
 	b.IAM = iamAt(srv)
@@ -107,15 +98,15 @@ func TestAuditKeys(t *testing.T) {
 	if !boss.Root || boss.IAM != nil || len(boss.Problems) != 0 {
 		t.Errorf("boss = %+v", boss)
 	}
-	if codes.n != 1 {
-		t.Errorf("%d MFA codes asked, want 1 (dev's)", codes.n)
+	if n := codes.count(); n != 1 {
+		t.Errorf("%d MFA codes asked, want 1 (dev's)", n)
 	}
 
 	// --no-iam asks for no code; --offline makes no call.
-	codes.n = 0
+	asked := codes.count()
 	got, err = b.AuditKeys(t.Context(), AuditOptions{NoIAM: true})
-	if err != nil || codes.n != 0 || got[0].Root != true || got[1].IAM != nil || got[1].Account == "" {
-		t.Errorf("--no-iam: %+v, %v, %d codes", got, err, codes.n)
+	if err != nil || codes.count() != asked || got[0].Root != true || got[1].IAM != nil || got[1].Account == "" {
+		t.Errorf("--no-iam: %+v, %v, %d codes", got, err, codes.count()-asked)
 	}
 	got, err = b.AuditKeys(t.Context(), AuditOptions{Offline: true})
 	if err != nil || got[0].Root || got[1].Account != "" || got[1].AgeDays == nil {
