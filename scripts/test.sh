@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check broker has, the way CI runs them:
 #
-#   go vet; GOOS=darwin and GOOS=windows builds; staticcheck;
+#   go vet; GOOS=darwin and GOOS=windows builds and vet (tests included); staticcheck;
 #   go test -race ./... with the real parts on loopback; a short fuzz pass.
 #
 # Integration tests use real parts, never mocks: moto_server for STS and IAM
@@ -118,9 +118,9 @@ say "$step"
 go vet ./...
 
 for os in darwin windows; do
-	step="GOOS=$os go build"
+	step="GOOS=$os go build and go vet"
 	say "$step"
-	GOOS=$os go build ./...
+	GOOS=$os go build ./... && GOOS=$os go vet ./...  # vet also type-checks the tests
 done
 
 step=staticcheck
