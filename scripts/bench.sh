@@ -317,9 +317,11 @@ broker_env() {
 	local name=$1 bus=$bus_address
 	shift
 	[[ $name == keyctl-nobus ]] && bus=disabled:
-	# The agent only where a case asks for it (BROKER_AGENT=on).
+	# The agent only where a case asks for it (BROKER_AGENT=on). Each backend
+	# has its own XDG_CONFIG_HOME: broker records the backend a user's keys
+	# are in there and refuses another one (README: One keychain).
 	DBUS_SESSION_BUS_ADDRESS=$bus BROKER_BACKEND=$(backend_of "$name") BROKER_KEYRING_SERVICE=$service \
-		BROKER_AGENT=${BROKER_AGENT:-off} "$@"
+		XDG_CONFIG_HOME=$XDG_CONFIG_HOME/$(backend_of "$name") BROKER_AGENT=${BROKER_AGENT:-off} "$@"
 }
 
 # One cold call per backend mints the session; it is cached under a key
