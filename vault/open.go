@@ -79,8 +79,9 @@ func Backends() []string {
 // no Secret Service on it) and what to do; a recorded or named backend is
 // never swapped for another. With nothing named or recorded, backends that
 // fail to open are skipped, and none left is ErrNoBackend; but one that
-// does not answer in time (ErrNoAnswer, ErrLocked) is an error rather than
-// a reason to quietly use another keychain.
+// does not answer in time (ErrNoAnswer, ErrLocked), or a session bus that
+// did not answer (internal/busguard), is an error rather than a reason to
+// quietly use another keychain.
 func Open(o Options) (*Vault, error) {
 	if o.Service == "" {
 		o.Service = defaultService
@@ -127,6 +128,9 @@ func Open(o Options) (*Vault, error) {
 			return nil, err
 		}
 		return newVault(ring, name, o, recorded != ""), nil
+	}
+	if err := hungBus("secret-service"); err != nil {
+		return nil, err // the first backend tried would have been on that bus
 	}
 	var failed []string
 	for _, name := range Backends() {
