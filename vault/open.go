@@ -51,8 +51,9 @@ var hints = map[string]string{
 // noAnswerHints say what to do when a backend does not answer while it is
 // opened (no item is read then, so no unlock prompt is waiting).
 var noAnswerHints = map[string]string{
-	"secret-service": "the session bus started a Secret Service that never answered (another gnome-keyring-daemon of this user on another bus?): start gnome-keyring-daemon in this session",
-	"kwallet":        "kwalletd did not answer: start it and unlock the wallet",
+	"secret-service": "resume a stopped gnome-keyring-daemon (state T in `ps -o pid,stat,args -C gnome-keyring-daemon`: `kill -CONT PID`); " +
+		"if the bus started one that never answered (another gnome-keyring-daemon of this user on another bus?), start gnome-keyring-daemon in this session",
+	"kwallet": "kwalletd did not answer: start it and unlock the wallet",
 }
 
 // Backends returns the names of the backends this build can use on this
