@@ -59,13 +59,13 @@ var (
 
 // probeDeadline bounds the probe of the bus found: dialling it and reading
 // the answer to the first line of authentication. A live dbus-daemon or
-// dbus-broker answers within a millisecond (broker's benchmark measures the
-// whole probe at well under one); a daemon that systemd starts on this first
+// dbus-broker answers within a millisecond (BenchmarkAnswers: the whole
+// probe takes about 0.1 ms); a daemon that systemd starts on this first
 // connection (dbus.socket) answers in tens of milliseconds, more on a loaded
-// machine. Two seconds is far above both, so a slow bus is never taken for
-// a dead one, and short enough that a hung bus costs a command little more
-// than a blink before it fails with the cause, or before a keyctl or pass
-// user's command goes on without the bus.
+// machine. Two seconds is far above both, so a slow bus is not taken for a
+// dead one, and short enough that on a hung bus a command that needs it
+// fails with the cause at once for a person (and well inside any caller's
+// timeout), and a keyctl or pass user's command goes on 2 s late.
 const probeDeadline = 2 * time.Second
 
 func init() {
