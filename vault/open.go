@@ -51,8 +51,9 @@ var hints = map[string]string{
 // noAnswerHints say what to do when a backend does not answer while it is
 // opened (no item is read then, so no unlock prompt is waiting).
 var noAnswerHints = map[string]string{
-	"secret-service": "the session bus started a Secret Service that never answered (another gnome-keyring-daemon of this user on another bus?): start gnome-keyring-daemon in this session",
-	"kwallet":        "kwalletd did not answer: start it and unlock the wallet",
+	"secret-service": "resume a stopped gnome-keyring-daemon (state T in `ps -o pid,stat,args -C gnome-keyring-daemon`: `kill -CONT PID`); " +
+		"if the bus started one that never answered (another gnome-keyring-daemon of this user on another bus?), start gnome-keyring-daemon in this session",
+	"kwallet": "kwalletd did not answer: start it and unlock the wallet",
 }
 
 // Backends returns the names of the backends this build can use on this
@@ -79,8 +80,9 @@ func Backends() []string {
 // no Secret Service on it) and what to do; a recorded or named backend is
 // never swapped for another. With nothing named or recorded, backends that
 // fail to open are skipped, and none left is ErrNoBackend; but one that
-// does not answer in time (ErrNoAnswer, ErrLocked) is an error rather than
-// a reason to quietly use another keychain.
+// does not answer in time (ErrNoAnswer, ErrLocked), or a session bus that
+// did not answer (internal/busguard), is an error rather than a reason to
+// quietly use another keychain.
 func Open(o Options) (*Vault, error) {
 	if o.Service == "" {
 		o.Service = defaultService
@@ -127,6 +129,9 @@ func Open(o Options) (*Vault, error) {
 			return nil, err
 		}
 		return newVault(ring, name, o, recorded != ""), nil
+	}
+	if err := hungBus("secret-service"); err != nil {
+		return nil, err // the first backend tried would have been on that bus
 	}
 	var failed []string
 	for _, name := range Backends() {

@@ -121,6 +121,9 @@ func noBus(name string) error {
 	if name != "secret-service" && name != "kwallet" {
 		return nil
 	}
+	if err := hungBus(name); err != nil {
+		return err
+	}
 	if why := busguard.NoBus(); why != "" {
 		return &BackendError{Backend: name, Reason: "no D-Bus session bus: " + why, Hint: busHint}
 	}
@@ -128,6 +131,24 @@ func noBus(name string) error {
 		Backend: name,
 		Reason:  fmt.Sprintf("the D-Bus session bus at %s does not answer", busguard.Address()),
 		Hint:    "its dbus-daemon is not running (the session ended?): log in again, or " + busHint,
+	}
+}
+
+// hungBus is the error for a session bus that did not answer busguard's
+// probe, nil when it answered or there is none. keyring registers no bus
+// backend then, as with no bus, but the bus is there: Open with no backend
+// named or recorded fails with it rather than quietly use another
+// keychain, as for a backend that does not answer in time.
+func hungBus(name string) error {
+	why := busguard.Hung()
+	if why == "" {
+		return nil
+	}
+	return &BackendError{
+		Backend: name,
+		Reason:  why,
+		Hint: "resume a stopped bus daemon (state T in `ps -o pid,stat,args -C dbus-daemon,dbus-broker`: " +
+			"`kill -CONT PID`) or log in again; or " + busHint,
 	}
 }
 

@@ -69,6 +69,9 @@ type world struct {
 	mfaLog  string
 	backend string
 	env     []string
+	// limit is how long a command may run before it is killed and the
+	// test fails: a guard against hangs, never a timing (0: 2 minutes).
+	limit time.Duration
 
 	viaAsks   int    // MFA codes the last sameAsDirect's client call asked
 	viaSigner string // the key that signed the last GetSessionToken by then
@@ -175,7 +178,11 @@ func (w *world) broker(args ...string) (stdout, stderr string, code int) {
 // cmd runs a program in the world, with extra environment variables.
 func (w *world) cmd(extraEnv []string, name string, args ...string) result {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	limit := w.limit
+	if limit == 0 {
+		limit = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	c := exec.CommandContext(ctx, name, args...)
 	c.Env = append(append([]string{}, w.env...), extraEnv...)
@@ -185,6 +192,9 @@ func (w *world) cmd(extraEnv []string, name string, args ...string) result {
 	var out, errOut bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errOut
 	err := c.Run()
+	if ctx.Err() != nil {
+		w.t.Fatalf("%s %s: still running after %v, killed (it hangs)\nstderr: %s", name, strings.Join(args, " "), limit, errOut.String())
+	}
 	code := 0
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/99designs/keyring"
 	"github.com/broker-dev/broker/internal/moto"
@@ -339,4 +341,92 @@ func markedDaemons(mark string) []int {
 		}
 	}
 	return pids
+}
+
+// TestHungBus: a session bus that accepts connections and never answers (a
+// socket something else listens on, a dbus-daemon stopped with SIGSTOP)
+// hangs no command. --version works; the Secret Service, named, recorded
+// or picked by default, is one line naming the bus, with a hint, and
+// nothing on stdout; keyctl works without the bus, and a child sees the
+// variable as broker found it.
+func TestHungBus(t *testing.T) {
+	w := newWorld(t)
+	w.limit = time.Minute // a hang guard only: each command needs a few seconds at most
+	w.env = append(testbus.Without(w.env, "BROKER_BACKEND", "DBUS_SESSION_BUS_ADDRESS"), "BROKER_AGENT=off")
+	u := w.newUser("gus")
+	w.writeConfig("[profile dev]\nmfa_serial = " + u.serial + "\nmfa_process = " + w.mfaProcess("123456") + "\n")
+
+	// A socket that accepts connections and never writes to them.
+	sock := filepath.Join(w.root, "silent-bus")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-accepted
+		for _, c := range held {
+			c.Close()
+		}
+	})
+
+	record := filepath.Join(w.home, ".config", "broker", "backend")
+	if err := os.MkdirAll(filepath.Dir(record), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var stopped string
+	for _, bus := range []struct{ what, addr string }{
+		{"a socket that never answers", "unix:path=" + sock},
+		{"a stopped dbus-daemon", testbus.Stopped(t, w.root)},
+	} {
+		stopped = bus.addr
+		env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus.addr}
+		if r := w.cmd(env, brokerBin, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "broker version") {
+			t.Errorf("%s: broker --version: exit %d, stdout %q, stderr %q", bus.what, r.code, r.stdout, r.stderr)
+		}
+		want := `keychain backend "secret-service": the D-Bus session bus at ` + bus.addr + " did not answer"
+		for _, c := range []struct {
+			how    string
+			env    []string
+			record bool
+		}{
+			{"named", []string{"BROKER_BACKEND=secret-service"}, false},
+			{"recorded", nil, true},
+			{"nothing named or recorded", nil, false},
+		} {
+			os.Remove(record)
+			if c.record {
+				if err := os.WriteFile(record, []byte("secret-service\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := w.cmd(append(env, c.env...), brokerBin, "export", "dev")
+			assertFailure(t, r, want)
+			if !strings.Contains(r.stderr, "\nhint: ") || !strings.Contains(r.stderr, "kill -CONT") {
+				t.Errorf("%s, secret-service %s: no hint about the bus: %q", bus.what, c.how, r.stderr)
+			}
+		}
+		os.Remove(record)
+	}
+
+	// keyctl needs no bus: the probe's failure does not stop it.
+	w.env = append(w.env, "BROKER_BACKEND=keyctl", "DBUS_SESSION_BUS_ADDRESS="+stopped)
+	w.addKey("dev", u)
+	decodeExport(t, w.mustBroker("export", "dev"))
+	env := w.mustBroker("exec", "dev", "--", "env")
+	if !slices.Contains(strings.Split(env, "\n"), "DBUS_SESSION_BUS_ADDRESS="+stopped) {
+		t.Errorf("exec's command does not see DBUS_SESSION_BUS_ADDRESS=%s as broker found it:\n%s", stopped, env)
+	}
 }

@@ -1,12 +1,17 @@
 // Package busguard keeps github.com/99designs/keyring from starting a D-Bus
-// session bus.
+// session bus, and from hanging on one that does not answer.
 //
 // keyring's package init() connects to the session bus (for its Secret
 // Service and KWallet backends). When DBUS_SESSION_BUS_ADDRESS is unset,
 // godbus, which it uses, runs dbus-launch: every process that links keyring
 // would leave a new dbus-daemon behind on a headless login, and broker would
-// then talk to a Secret Service nobody set up. This package's init() runs
-// first and, when there is no bus to connect to, points godbus at an
+// then talk to a Secret Service nobody set up. And godbus sets no deadline:
+// on a bus that accepts connections but never answers (a dbus-daemon
+// stopped with SIGSTOP or stuck, a socket something else listens on) that
+// init() waits forever, and so would every broker command, --version
+// included. This package's init() runs first. When there is no bus to
+// connect to, or the bus found does not answer the first line of a
+// connection's authentication within probeDeadline, it points godbus at an
 // address it cannot dial ("disabled:"), so it fails at once and launches
 // nothing. Restore puts the environment back; vault calls it from its own
 // init(), which runs after keyring's.
@@ -14,17 +19,25 @@
 // Why this init() runs before keyring's: Go initialises packages one at a
 // time, each time the first package, sorted by import path, whose imports are
 // all initialised (the spec's "Program initialization", since Go 1.21). This
-// package imports only os, runtime and strconv, which godbus imports too, and
-// "github.com/broker-dev/…" sorts before "github.com/godbus/dbus"; so it is
-// initialised before godbus, and godbus before keyring. It must keep those
-// imports and a path that sorts before github.com/godbus (TestNoBusLaunched
-// in cmd/broker fails otherwise).
+// package imports only packages that godbus imports too, directly or through
+// them (bufio, encoding/hex, errors, net, os, runtime, strconv, strings,
+// time), and "github.com/broker-dev/…" sorts before "github.com/godbus/dbus";
+// so it is ready whenever godbus is, is initialised before godbus, and godbus
+// before keyring. It must keep to such imports and a path that sorts before
+// github.com/godbus (TestNoBusLaunched and TestHungBus in cmd/broker fail
+// otherwise).
 package busguard
 
 import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
+	"time"
 )
 
 const envVar = "DBUS_SESSION_BUS_ADDRESS"
@@ -40,7 +53,20 @@ var (
 	changed bool
 	// bus is the address found ("" when none), reason why there is none.
 	bus, reason string
+	// hung says why bus does not count: it did not answer ("" when it did).
+	hung string
 )
+
+// probeDeadline bounds the probe of the bus found: dialling it and reading
+// the answer to the first line of authentication. A live dbus-daemon or
+// dbus-broker answers within a millisecond (BenchmarkAnswers: the whole
+// probe takes about 0.1 ms); a daemon that systemd starts on this first
+// connection (dbus.socket) answers in tens of milliseconds, more on a loaded
+// machine. Two seconds is far above both, so a slow bus is not taken for a
+// dead one, and short enough that on a hung bus a command that needs it
+// fails with the cause at once for a person (and well inside any caller's
+// timeout), and a keyctl or pass user's command goes on 2 s late.
+const probeDeadline = 2 * time.Second
 
 func init() {
 	if runtime.GOOS != "linux" {
@@ -48,12 +74,16 @@ func init() {
 	}
 	original, originalSet = os.LookupEnv(envVar)
 	bus, reason = find(original, os.Getenv("XDG_RUNTIME_DIR"), os.Getuid())
-	if bus != "" && bus == original {
+	if bus != "" && !answers(bus, os.Getuid(), probeDeadline) {
+		hung = "the D-Bus session bus at " + bus + " did not answer within " +
+			probeDeadline.String() + " (a stopped or hung dbus-daemon?)"
+	}
+	if bus != "" && hung == "" && bus == original {
 		return // the variable names the bus already
 	}
 	// godbus dials what the variable says: the bus found, or nothing.
 	target := bus
-	if target == "" {
+	if target == "" || hung != "" {
 		target = disabledAddress
 	}
 	if os.Setenv(envVar, target) == nil {
@@ -85,6 +115,69 @@ func find(env, runtimeDir string, uid int) (address, why string) {
 	return "", envVar + " is unset and " + where + " does not exist"
 }
 
+// answers reports whether the bus at address, as godbus would reach it,
+// answers the first line of a connection's authentication within d. godbus
+// dials the entries of the address (separated by ";") in turn and uses the
+// first one that it can dial; so does answers, for unix:path= and
+// unix:abstract= entries, and then sends what godbus's authentication sends
+// first (a NUL byte and an AUTH line, here AUTH EXTERNAL with the uid) and
+// waits for a line back. Any answer counts, OK, REJECTED or an error; so
+// does the connection being closed or refused, which godbus sees at once
+// too. Only silence until the deadline is a bus that does not answer. An
+// entry of another transport (tcp:, nonce-tcp:) is not probed: true.
+func answers(address string, uid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for _, entry := range strings.Split(address, ";") {
+		transport, keys, _ := strings.Cut(entry, ":")
+		switch transport {
+		case "unix":
+		case "tcp", "nonce-tcp":
+			return true
+		default:
+			continue // godbus cannot dial it either
+		}
+		// As godbus reads the keys: the first of each name, no unescaping.
+		path, abstract := key(keys, "path"), key(keys, "abstract")
+		if (path == "") == (abstract == "") {
+			continue // neither or both: godbus does not dial it
+		}
+		if abstract != "" {
+			path = "@" + abstract
+		}
+		conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", path)
+		if err != nil {
+			if isTimeout(err) {
+				return false
+			}
+			continue // godbus goes on to the next entry, or fails at once
+		}
+		defer conn.Close()
+		conn.SetDeadline(deadline)
+		auth := "\x00AUTH EXTERNAL " + hex.EncodeToString([]byte(strconv.Itoa(uid))) + "\r\n"
+		if _, err := conn.Write([]byte(auth)); err != nil {
+			return !isTimeout(err)
+		}
+		_, err = bufio.NewReader(conn).ReadString('\n')
+		return !isTimeout(err)
+	}
+	return true // nothing godbus can dial: it fails at once
+}
+
+// key returns the value of the first name=value in keys, as godbus's getKey.
+func key(keys, name string) string {
+	for _, kv := range strings.Split(keys, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // Restore gives DBUS_SESSION_BUS_ADDRESS back the value it had when the
 // process started, so that no child inherits what init set. Safe to call
 // more than once.
@@ -104,5 +197,11 @@ func Restore() {
 // which may still not answer): the text names what is missing.
 func NoBus() string { return reason }
 
-// Address returns the session bus address the process uses, "" for none.
+// Hung returns, when the session bus found did not answer in time, the
+// sentence that says so, naming its address; "" when it answered or there
+// is none. keyring's backends on the bus are then missing, as with no bus.
+func Hung() string { return hung }
+
+// Address returns the session bus address found, "" for none. When Hung
+// says it does not answer, the process does not use it.
 func Address() string { return bus }

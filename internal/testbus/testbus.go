@@ -33,7 +33,8 @@ const loginPath = "/org/freedesktop/secrets/collection/login"
 // can start, and returns its address. It stops when the test ends.
 func Bare(t testing.TB, dir string) string {
 	t.Helper()
-	return start(t, dir, os.Environ())
+	addr, _ := start(t, dir, os.Environ())
+	return addr
 }
 
 // Keyring starts a session bus and gnome-keyring with its own home under
@@ -56,7 +57,7 @@ func Keyring(t testing.TB, dir string) (env []string, addr string) {
 		"XDG_DATA_HOME="+filepath.Join(home, ".local/share"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
-	addr = start(t, dir, env)
+	addr, _ = start(t, dir, env)
 	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+addr)
 
 	// --unlock reads the password on stdin and makes the login collection
@@ -80,8 +81,8 @@ func Keyring(t testing.TB, dir string) (env []string, addr string) {
 }
 
 // start runs a dbus-daemon with no service directories, listening under
-// dir, and returns its address.
-func start(t testing.TB, dir string, env []string) string {
+// dir, and returns its address and the daemon.
+func start(t testing.TB, dir string, env []string) (string, *exec.Cmd) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func start(t testing.TB, dir string, env []string) string {
 	if err != nil {
 		t.Fatalf("reading dbus-daemon's address: %v", err)
 	}
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), daemon
 }
 
 // waitForLogin waits until org.freedesktop.secrets has an owner and its
