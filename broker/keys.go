@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -281,7 +282,8 @@ type ProfileStatus struct {
 	InConfig  bool            `json:"in_config"`
 	KeyID     string          `json:"key_id,omitempty"` // masked
 	KeyAdded  *time.Time      `json:"key_added,omitempty"`
-	MFASerial string          `json:"mfa_serial,omitempty"`
+	MFASerial string          `json:"mfa_serial,omitempty"`      // the effective one, as export uses it
+	MFAFrom   string          `json:"mfa_serial_from,omitempty"` // the profile (or [default], AWS_MFA_SERIAL) that sets it
 	NoMFA     bool            `json:"no_mfa,omitempty"`
 	RoleARN   string          `json:"role_arn,omitempty"`
 	Source    string          `json:"source_profile,omitempty"`
@@ -294,7 +296,9 @@ type ProfileStatus struct {
 // are not the AWS CLI's or SDKs' own settings: never ignored silently.
 func configNotes(p awsconfig.Profile) []string {
 	var notes []string
-	if keys := awsconfig.KeysOf(p.Values, awsconfig.KeyUnknown); len(keys) > 0 {
+	// parent_profile is not ignored: Plan refuses it (ParentProfileError).
+	unknown := slices.DeleteFunc(awsconfig.KeysOf(p.Values, awsconfig.KeyUnknown), func(k string) bool { return k == "parent_profile" })
+	if keys := unknown; len(keys) > 0 {
 		notes = append(notes, "unknown config keys, ignored: "+strings.Join(keys, ", "))
 	}
 	if keys := awsconfig.KeysOf(p.Values, awsconfig.KeyUnsupported); len(keys) > 0 {
@@ -346,6 +350,7 @@ func (b *Broker) Status() ([]ProfileStatus, error) {
 			r.Problem = err.Error()
 			continue
 		}
+		r.MFASerial, r.MFAFrom, r.NoMFA = plan.MFASerial, plan.MFAFrom, plan.NoMFA
 		if plan.MFASerial == "" && !plan.NoMFA {
 			r.Problem = (&NoMFAError{Profile: name}).Error()
 		} else if err := checkDurations(plan); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,10 +14,13 @@ import (
 
 // Plan is how a profile's credentials are made.
 type Plan struct {
-	Profile         string
-	Root            string // the profile whose long-term key signs the first call
-	Region          string // "" when neither the environment nor the config names one
-	MFASerial       string
+	Profile   string
+	Root      string // the profile whose long-term key signs the first call
+	Region    string // "" when neither the environment nor the config names one
+	MFASerial string
+	// MFAFrom is where MFASerial comes from: a profile of the chain (the
+	// profile itself or a source), "default", or "AWS_MFA_SERIAL".
+	MFAFrom         string
 	MFAProcess      string
 	YubiKeyOATH     string // broker_yubikey_oath: the OATH account ykman reads the code from
 	MFAPrompt       string // broker_mfa_prompt: the source of codes by name (terminal, ykman, zenity, ...)
@@ -57,6 +61,15 @@ type UnsupportedError struct {
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("profile %q gets its credentials through %s, which broker does not support: store a key for it with `broker add`, or use the AWS CLI for it",
 		e.Profile, strings.Join(e.Keys, ", "))
+}
+
+// ParentProfileError means a profile of the chain sets parent_profile,
+// aws-vault 5's name for include_profile: taking the profile without what it
+// names would make other credentials than meant.
+type ParentProfileError struct{ Profile string }
+
+func (e *ParentProfileError) Error() string {
+	return fmt.Sprintf("profile %q sets parent_profile, aws-vault 5's name for include_profile, which broker does not read: rename it include_profile", e.Profile)
 }
 
 func (b *Broker) getenv(name string) string {
@@ -117,6 +130,11 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		chain = append(chain, next)
 		cur = next
 	}
+	for _, c := range chain {
+		if _, ok := c.Values["parent_profile"]; ok {
+			return Plan{}, &ParentProfileError{Profile: c.Name}
+		}
+	}
 	root := chain[len(chain)-1]
 	if unsupported := awsconfig.KeysOf(root.Values, awsconfig.KeyUnsupported); len(unsupported) > 0 && !b.hasKey(root.Name) {
 		return Plan{}, &UnsupportedError{Profile: root.Name, Keys: unsupported}
@@ -136,6 +154,9 @@ func (b *Broker) Plan(name string) (Plan, error) {
 	for i, c := range append(chain, def) {
 		if plan.MFASerial == "" && !plan.NoMFA {
 			plan.MFASerial, plan.MFAProcess, plan.NoMFA = c.MFASerial, c.MFAProcess, c.NoMFA && i < len(chain)
+			if plan.MFASerial != "" {
+				plan.MFAFrom = cmp.Or(c.Name, "default")
+			}
 		} else if plan.MFAProcess == "" {
 			plan.MFAProcess = c.MFAProcess
 		}
@@ -144,12 +165,15 @@ func (b *Broker) Plan(name string) (Plan, error) {
 	}
 
 	if v := b.getenv("AWS_MFA_SERIAL"); v != "" {
-		plan.MFASerial = v
+		plan.MFASerial, plan.MFAFrom = v, "AWS_MFA_SERIAL"
 	}
 	roleTTL, err := b.envDuration("AWS_ASSUME_ROLE_TTL")
 	if err != nil {
 		return Plan{}, err
 	}
+	// Transitive tags an earlier role's session carries along the chain:
+	// STS refuses a later AssumeRole that sets one of them again.
+	inherited := map[string]string{} // lowercased key: the profile that made it transitive
 	for i := len(chain) - 1; i >= 0; i-- {
 		c := chain[i]
 		if c.RoleARN == "" {
@@ -157,29 +181,28 @@ func (b *Broker) Plan(name string) (Plan, error) {
 		}
 		r := Role{
 			Profile: c.Name, ARN: c.RoleARN,
-			ExternalID:         firstSet(c.ExternalID, def.ExternalID),
-			SessionName:        firstSet(c.RoleSessionName, def.RoleSessionName),
-			Duration:           cmp.Or(roleTTL, c.RoleDuration),
-			SourceIdentity:     firstSet(c.SourceIdentity, def.SourceIdentity),
-			SourceIdentityUser: c.SourceIdentityUser || c.SourceIdentity == "" && def.SourceIdentityUser,
-			Tags:               c.SessionTags,
-			TransitiveTagKeys:  c.TransitiveTagKeys,
+			ExternalID:  firstSet(c.ExternalID, def.ExternalID),
+			SessionName: firstSet(c.RoleSessionName, def.RoleSessionName),
+			Duration:    cmp.Or(roleTTL, c.RoleDuration),
 		}
-		if r.Tags == nil {
-			r.Tags = def.SessionTags
-		}
-		if r.TransitiveTagKeys == nil {
-			r.TransitiveTagKeys = def.TransitiveTagKeys
-		}
+		r.SourceIdentity, r.SourceIdentityUser = sourceIdentity(c, def)
 		for _, d := range []time.Duration{def.RoleDuration, DefaultRoleDuration} {
 			if r.Duration == 0 {
 				r.Duration = d
 			}
 		}
+		tags := roleTags{tags: c.SessionTags, keys: c.TransitiveTagKeys}
 		if i == 0 {
-			if err := b.roleFromEnv(&r); err != nil {
+			if err := b.roleFromEnv(&r, &tags); err != nil {
 				return Plan{}, err
 			}
+		}
+		if err := tags.resolve(c.Name, def, inherited); err != nil {
+			return Plan{}, err
+		}
+		r.Tags, r.TransitiveTagKeys = tags.tags, tags.keys
+		for _, k := range r.TransitiveTagKeys {
+			inherited[strings.ToLower(k)] = c.Name
 		}
 		// A role assumed from another role's session is chained: STS grants
 		// it 1 h at most, and refuses to hear of more. The first role is
@@ -215,21 +238,123 @@ func (b *Broker) Plan(name string) (Plan, error) {
 // asked for: AWS_SESSION_TAGS, AWS_TRANSITIVE_TAGS and AWS_SOURCE_IDENTITY
 // override the profile's session_tags, transitive_session_tags and
 // source_identity.
-func (b *Broker) roleFromEnv(r *Role) error {
+func (b *Broker) roleFromEnv(r *Role, tags *roleTags) error {
 	if v := b.getenv("AWS_SESSION_TAGS"); v != "" {
-		tags, err := awsconfig.ParseTags(v)
+		t, err := awsconfig.ParseTags(v)
 		if err != nil {
 			return fmt.Errorf("AWS_SESSION_TAGS: %w", err)
 		}
-		r.Tags = tags
+		tags.tags, tags.fromEnv = t, true
 	}
 	if v := b.getenv("AWS_TRANSITIVE_TAGS"); v != "" {
-		r.TransitiveTagKeys = awsconfig.ParseTagKeys(v)
+		tags.keys, tags.keysFromEnv = awsconfig.ParseTagKeys(v), true
 	}
 	if v := b.getenv("AWS_SOURCE_IDENTITY"); v != "" {
+		if err := awsconfig.ValidateSourceIdentity(v); err != nil {
+			return fmt.Errorf("AWS_SOURCE_IDENTITY: %w", err)
+		}
 		r.SourceIdentity, r.SourceIdentityUser = v, false
 	}
 	return nil
+}
+
+// sourceIdentity is what profile c's role sends as SourceIdentity: its own
+// broker_source_identity (user or none), else its source_identity, else
+// [default]'s the same way.
+func sourceIdentity(c, def awsconfig.Profile) (name string, user bool) {
+	for _, p := range []awsconfig.Profile{c, def} {
+		switch {
+		case p.SourceIdentityNone:
+			return "", false
+		case p.SourceIdentityUser:
+			return "", true
+		case p.SourceIdentity != "":
+			return p.SourceIdentity, false
+		}
+	}
+	return "", false
+}
+
+// roleTags are one role's session tags and transitive keys, and where they
+// come from.
+type roleTags struct {
+	tags                 []awsconfig.Tag
+	keys                 []string
+	fromEnv, keysFromEnv bool
+}
+
+// resolve settles the tags of profile name's role, as aws-vault does where
+// AWS accepts it: the profile's own session_tags and
+// transitive_session_tags (or the variables), else [default]'s, on every
+// role of the chain; but a tag that an earlier role of the chain made
+// transitive is not sent again (STS carries it, and refuses it a second
+// time: [default]'s is left out, the profile's own is an error), and
+// TransitiveTagKeys names only tags this role sends (a key naming no tag of
+// the profile's own is an error; one from [default] is left out).
+func (t *roleTags) resolve(name string, def awsconfig.Profile, inherited map[string]string) error {
+	ownTags, ownKeys := t.tags != nil, t.keys != nil
+	if !ownTags {
+		t.tags = def.SessionTags
+	}
+	if !ownKeys {
+		t.keys = def.TransitiveTagKeys
+	}
+	var tags []awsconfig.Tag
+	for _, tag := range t.tags {
+		from, ok := inherited[strings.ToLower(tag.Key)]
+		switch {
+		case !ok:
+			tags = append(tags, tag)
+		case ownTags:
+			return &TagError{Profile: name, Key: tag.Key, Setting: t.tagSetting(), Inherited: from}
+		}
+	}
+	var keys []string
+	for _, k := range t.keys {
+		sent := slices.ContainsFunc(tags, func(tag awsconfig.Tag) bool { return strings.EqualFold(tag.Key, k) })
+		_, carried := inherited[strings.ToLower(k)]
+		switch {
+		case sent:
+			keys = append(keys, k)
+		case ownKeys && !carried:
+			return &TagError{Profile: name, Key: k, Setting: t.keySetting(), Untagged: true}
+		}
+	}
+	t.tags, t.keys = tags, keys
+	return nil
+}
+
+func (t *roleTags) tagSetting() string {
+	if t.fromEnv {
+		return "AWS_SESSION_TAGS"
+	}
+	return "session_tags"
+}
+
+func (t *roleTags) keySetting() string {
+	if t.keysFromEnv {
+		return "AWS_TRANSITIVE_TAGS"
+	}
+	return "transitive_session_tags"
+}
+
+// TagError is a session tag STS would refuse for a profile's role: one an
+// earlier role of the chain made transitive, or a transitive key that names
+// no tag the role sends.
+type TagError struct {
+	Profile   string
+	Key       string
+	Setting   string // session_tags, AWS_SESSION_TAGS, transitive_session_tags, AWS_TRANSITIVE_TAGS
+	Inherited string // the profile whose role made Key transitive
+	Untagged  bool
+}
+
+func (e *TagError) Error() string {
+	if e.Untagged {
+		return fmt.Sprintf("%s of profile %q names %s, which is not one of the session tags its role sends", e.Setting, e.Profile, e.Key)
+	}
+	return fmt.Sprintf("%s of profile %q sets %s, which profile %q's role already made transitive: STS refuses to set it again in the chain",
+		e.Setting, e.Profile, e.Key, e.Inherited)
 }
 
 // envDuration reads one of aws-vault's duration variables ("12h", "3600s");

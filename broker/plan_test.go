@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,125 @@ func TestPlanAWSVaultVariables(t *testing.T) {
 	for _, ttl := range []string{"-1h", "20m"} {
 		if _, err := planBroker(t, config, map[string]string{"AWS_SESSION_TOKEN_TTL": ttl}).Plan("base"); err == nil {
 			t.Errorf("AWS_SESSION_TOKEN_TTL=%s was accepted", ttl)
+		}
+	}
+}
+
+func TestPlanSessionTagsAlongTheChain(t *testing.T) {
+	const base = "[profile base]\nmfa_serial = arn:m\n" +
+		"[profile r1]\nsource_profile = base\nrole_arn = arn:r1\n" +
+		"[profile r2]\nsource_profile = r1\nrole_arn = arn:r2\n"
+	tags := func(kv ...string) []awsconfig.Tag {
+		var out []awsconfig.Tag
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, awsconfig.Tag{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	tests := []struct {
+		name, config string
+		env          map[string]string
+		r1, r2       []awsconfig.Tag
+		k1, k2       []string
+		err          string
+	}{
+		{name: "[default]'s on every role, its transitive one only where it starts",
+			config: "[default]\nsession_tags = team=infra,cost=42\ntransitive_session_tags = team\n" + base,
+			r1:     tags("team", "infra", "cost", "42"), k1: []string{"team"}, r2: tags("cost", "42")},
+		{name: "a profile's own tags, and [default]'s transitive key naming none of them",
+			config: "[default]\nsession_tags = team=infra\ntransitive_session_tags = team\n" + base + "session_tags = k=v\n",
+			r1:     tags("team", "infra"), k1: []string{"team"}, r2: tags("k", "v")},
+		{name: "r2's own tags where nothing is inherited",
+			config: "[default]\ntransitive_session_tags = team\n" + base + "session_tags = k=v\n",
+			r2:     tags("k", "v")},
+		{name: "r2 setting a tag r1 made transitive",
+			config: base[:strings.Index(base, "[profile r2]")] + "session_tags = team=a\ntransitive_session_tags = team\n" +
+				base[strings.Index(base, "[profile r2]"):] + "session_tags = Team=b\n",
+			err: `session_tags of profile "r2" sets Team, which profile "r1"'s role already made transitive`},
+		{name: "AWS_SESSION_TAGS setting an inherited transitive tag",
+			config: "[default]\nsession_tags = team=infra\ntransitive_session_tags = team\n" + base,
+			env:    map[string]string{"AWS_SESSION_TAGS": "team=other"},
+			err:    `AWS_SESSION_TAGS of profile "r2" sets team`},
+		{name: "a profile's transitive key naming no tag",
+			config: base + "session_tags = k=v\ntransitive_session_tags = nosuch\n",
+			err:    `transitive_session_tags of profile "r2" names nosuch, which is not one of the session tags`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := planBroker(t, tt.config, tt.env).Plan("r2")
+			if tt.err != "" {
+				var te *TagError
+				if !errors.As(err, &te) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want a TagError with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Roles) != 2 {
+				t.Fatalf("roles %+v", p.Roles)
+			}
+			r1, r2 := p.Roles[0], p.Roles[1]
+			if !reflect.DeepEqual(r1.Tags, tt.r1) || !reflect.DeepEqual(r1.TransitiveTagKeys, tt.k1) ||
+				!reflect.DeepEqual(r2.Tags, tt.r2) || !reflect.DeepEqual(r2.TransitiveTagKeys, tt.k2) {
+				t.Errorf("r1 %v %v, r2 %v %v; want r1 %v %v, r2 %v %v", r1.Tags, r1.TransitiveTagKeys, r2.Tags, r2.TransitiveTagKeys,
+					tt.r1, tt.k1, tt.r2, tt.k2)
+			}
+		})
+	}
+}
+
+func TestPlanSourceIdentity(t *testing.T) {
+	config := "[default]\nbroker_source_identity = user\n[profile base]\nmfa_serial = arn:m\n" +
+		"[profile inherits]\nsource_profile = base\nrole_arn = arn:a\n" +
+		"[profile off]\nsource_profile = base\nrole_arn = arn:b\nbroker_source_identity = none\nsource_identity = ignored\n" +
+		"[profile fixed]\nsource_profile = base\nrole_arn = arn:c\nsource_identity = alice@example.com\n"
+	b := planBroker(t, config, nil)
+	for name, want := range map[string]Role{
+		"inherits": {SourceIdentityUser: true},
+		"off":      {},
+		"fixed":    {SourceIdentity: "alice@example.com"},
+	} {
+		p, err := b.Plan(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r := p.Roles[0]; r.SourceIdentity != want.SourceIdentity || r.SourceIdentityUser != want.SourceIdentityUser {
+			t.Errorf("%s: source identity %q, user %v; want %q, %v", name, r.SourceIdentity, r.SourceIdentityUser, want.SourceIdentity, want.SourceIdentityUser)
+		}
+	}
+	for _, bad := range []string{"alice smith", "a", strings.Repeat("x", 65)} {
+		_, err := planBroker(t, config, map[string]string{"AWS_SOURCE_IDENTITY": bad}).Plan("fixed")
+		if err == nil || !strings.Contains(err.Error(), "AWS_SOURCE_IDENTITY: source identity") {
+			t.Errorf("AWS_SOURCE_IDENTITY=%q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestPlanMFAFrom(t *testing.T) {
+	config := "[default]\nmfa_serial = arn:default\n[profile base]\n[profile own]\nmfa_serial = arn:own\n" +
+		"[profile role]\nsource_profile = own\nrole_arn = arn:r\n"
+	b := planBroker(t, config, nil)
+	for name, want := range map[string]string{"base": "default", "own": "own", "role": "own"} {
+		if p, err := b.Plan(name); err != nil || p.MFAFrom != want {
+			t.Errorf("%s: MFAFrom %q, %v; want %q", name, p.MFAFrom, err, want)
+		}
+	}
+	b = planBroker(t, config, map[string]string{"AWS_MFA_SERIAL": "arn:env"})
+	if p, err := b.Plan("own"); err != nil || p.MFAFrom != "AWS_MFA_SERIAL" {
+		t.Errorf("with AWS_MFA_SERIAL: MFAFrom %q, %v", p.MFAFrom, err)
+	}
+}
+
+func TestPlanParentProfile(t *testing.T) {
+	config := "[profile shared]\nmfa_serial = arn:m\n[profile base]\nparent_profile = shared\n" +
+		"[profile role]\nsource_profile = base\nrole_arn = arn:r\n"
+	b := planBroker(t, config, nil)
+	for _, name := range []string{"base", "role"} {
+		var pe *ParentProfileError
+		if _, err := b.Plan(name); !errors.As(err, &pe) || pe.Profile != "base" || !strings.Contains(err.Error(), "rename it include_profile") {
+			t.Errorf("%s: err = %v", name, err)
 		}
 	}
 }

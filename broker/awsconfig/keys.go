@@ -2,6 +2,7 @@ package awsconfig
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -45,7 +46,7 @@ var toolKeyPrefixes = []string{"cli_"}
 var unsupportedKeys = []string{
 	"sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name",
 	"sso_registration_scopes", "web_identity_token_file", "web_identity_token_process",
-	"credential_source", "role_arn_with_web_identity", "parent_profile",
+	"credential_source", "role_arn_with_web_identity",
 }
 
 // KeyKind says what broker makes of a config key.
@@ -123,4 +124,18 @@ func ParseTagKeys(s string) []string {
 		}
 	}
 	return keys
+}
+
+// ValidateSourceIdentity checks a source identity as STS does before it
+// is sent: 2 to 64 characters, letters, digits and _ + = , . @ -.
+func ValidateSourceIdentity(s string) error {
+	if len(s) < 2 || len(s) > 64 {
+		return fmt.Errorf("source identity %q must be 2 to 64 characters long", s)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+=,.@-", r)) {
+			return fmt.Errorf("source identity %q may hold only letters, digits and _ + = , . @ -", s)
+		}
+	}
+	return nil
 }

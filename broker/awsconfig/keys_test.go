@@ -73,12 +73,22 @@ func TestProfileAWSVaultKeys(t *testing.T) {
 	for _, bad := range []struct{ config, msg string }{
 		{"[profile a]\n\nbroker_source_identity = alice\n", "3: broker_source_identity: \"alice\" is not user"},
 		{"[profile a]\nsession_tags = team\n", "2: session_tags: session tags must be written"},
+		{"[profile a]\nsource_identity = alice smith\n", "2: source_identity: source identity \"alice smith\" may hold only"},
+		{"[profile a]\nsource_identity = a\n", "2: source_identity: source identity \"a\" must be 2 to 64"},
+		{"[profile a]\nbroker_source_identity =\n", "2: broker_source_identity: \"\" is not user or none"},
 		{"[profile a]\nignore_configured_endpoint_urls = maybe\n", "2: ignore_configured_endpoint_urls"},
 	} {
 		_, err := mustParse(t, bad.config).Profile("a")
 		if err == nil || !strings.Contains(err.Error(), bad.msg) {
 			t.Errorf("%q: err = %v, want %q", bad.config, err, bad.msg)
 		}
+	}
+}
+
+func TestProfileSourceIdentityNone(t *testing.T) {
+	p, err := mustParse(t, "[profile a]\nbroker_source_identity = none\nsource_identity = a.b+c=d,e@f-g_h\n").Profile("a")
+	if err != nil || !p.SourceIdentityNone || p.SourceIdentityUser || p.SourceIdentity != "a.b+c=d,e@f-g_h" {
+		t.Errorf("%+v, %v", p, err)
 	}
 }
 

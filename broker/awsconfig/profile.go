@@ -23,9 +23,12 @@ type Profile struct {
 	NoMFA             bool          // broker_no_mfa = true: the account cannot have MFA
 	CredentialProcess string
 	// SourceIdentity is source_identity; SourceIdentityUser is
-	// broker_source_identity = user: send the IAM user's name instead.
+	// broker_source_identity = user: send the IAM user's name instead;
+	// SourceIdentityNone is broker_source_identity = none: send none, whatever
+	// source_identity or [default] say.
 	SourceIdentity     string
 	SourceIdentityUser bool
+	SourceIdentityNone bool
 	SessionTags        []Tag             // session_tags
 	TransitiveTagKeys  []string          // transitive_session_tags
 	EndpointURL        string            // endpoint_url: every service's endpoint
@@ -121,13 +124,20 @@ func (f *File) Profile(name string) (Profile, error) {
 	// source_identity has no broker_ form: broker_source_identity means
 	// something else.
 	if kl, ok := lookup("source_identity"); ok {
+		if err := ValidateSourceIdentity(kl.value); err != nil {
+			return Profile{}, r.keyError(kl, err)
+		}
 		p.SourceIdentity = kl.value
 	}
 	if kl, ok := lookup("broker_source_identity"); ok {
-		if kl.value != "user" {
-			return Profile{}, r.keyError(kl, fmt.Errorf("%q is not user (for a fixed name, use source_identity)", kl.value))
+		switch kl.value {
+		case "user":
+			p.SourceIdentityUser = true
+		case "none":
+			p.SourceIdentityNone = true
+		default:
+			return Profile{}, r.keyError(kl, fmt.Errorf("%q is not user or none (for a fixed name, use source_identity)", kl.value))
 		}
-		p.SourceIdentityUser = true
 	}
 	if kl, ok := get("session_tags"); ok && kl.value != "" {
 		if p.SessionTags, err = ParseTags(kl.value); err != nil {

@@ -51,6 +51,8 @@ func listCommand() *cli.Command {
 				switch {
 				case r.NoMFA:
 					mfaCol = "OPTED OUT"
+				case r.MFASerial != "" && r.MFAFrom != "" && r.MFAFrom != r.Name:
+					mfaCol = "yes (from " + r.MFAFrom + ")"
 				case r.MFASerial != "":
 					mfaCol = "yes"
 				}
