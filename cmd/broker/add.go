@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"os"
@@ -23,8 +24,9 @@ func addCommand() *cli.Command {
 			"--env from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. The key goes to the keychain only.\n" +
 			"Before storing it, broker asks AWS whose key it is (sts:GetCallerIdentity, signed by the key)\n" +
 			"and refuses a key AWS rejects. A key already stored for the profile is replaced only with\n" +
-			"--force. When the profile has no mfa_serial, broker lists the key's MFA devices and writes\n" +
-			"the one you choose into the AWS config.",
+			"--force; without it, --mfa-serial ARN sets the profile's mfa_serial and keeps the stored key\n" +
+			"(asking for no key; with --env the key must be the stored one). When the profile has no\n" +
+			"mfa_serial, broker lists the key's MFA devices and writes the one you choose into the AWS config.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "env", Usage: "read the key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
 			&cli.BoolFlag{Name: "force", Usage: "replace the key (or unreadable item) stored for the profile"},
@@ -53,6 +55,9 @@ func runAdd(c *cli.Context) error {
 		old, stored, err := b.StoredKey(name)
 		if err != nil {
 			return err
+		}
+		if stored && c.String("mfa-serial") != "" {
+			return addMFASerial(c, b, name, old)
 		}
 		if stored {
 			return &broker.KeyStoredError{Profile: name, KeyID: broker.MaskKeyID(old.AccessKeyID)}
@@ -100,6 +105,43 @@ func runAdd(c *cli.Context) error {
 		return fmt.Errorf("writing mfa_serial into %s: %w", b.Config.Path(), err)
 	}
 	fmt.Fprintf(c.App.ErrWriter, "Set mfa_serial = %s for profile %q in %s.\n", serial, name, b.Config.Path())
+	return nil
+}
+
+// addMFASerial is `broker add PROFILE --mfa-serial ARN` for a profile whose
+// key is stored already, as add's own hints advise after a choice of device
+// could not be made: it sets the profile's mfa_serial and keeps the key.
+// A key given with --env must be the stored one; replacing it takes --force.
+func addMFASerial(c *cli.Context, b *broker.Broker, name string, stored vault.Key) error {
+	if c.Bool("env") {
+		key, err := readKey(true)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare([]byte(key.AccessKeyID+"\n"+key.SecretAccessKey),
+			[]byte(stored.AccessKeyID+"\n"+stored.SecretAccessKey)) != 1 {
+			return &broker.KeyStoredError{Profile: name, KeyID: broker.MaskKeyID(stored.AccessKeyID)}
+		}
+	}
+	serial := c.String("mfa-serial")
+	path := b.Config.Path()
+	p, err := b.Config.Profile(name)
+	if err != nil && !errors.Is(err, awsconfig.ErrProfileNotFound) {
+		return err
+	}
+	switch {
+	case p.MFASerial == serial:
+		fmt.Fprintf(c.App.ErrWriter, "Profile %q has mfa_serial = %s already; its key %s stays stored.\n", name, serial, broker.MaskKeyID(stored.AccessKeyID))
+		return nil
+	case p.MFASerial != "":
+		return withHint(fmt.Errorf("profile %q has mfa_serial = %s already; nothing was changed", name, p.MFASerial),
+			"to use the other device, run `aws configure set mfa_serial %s --profile %s` (or edit %s)", serial, name, path)
+	}
+	if _, err := awsconfig.SetValue(path, name, "mfa_serial", serial); err != nil {
+		return fmt.Errorf("writing mfa_serial into %s: %w", path, err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "Set mfa_serial = %s for profile %q in %s; its stored key %s is unchanged.\n",
+		serial, name, path, broker.MaskKeyID(stored.AccessKeyID))
 	return nil
 }
 
@@ -154,7 +196,7 @@ func readKeyID(t *terminal) (string, error) {
 func chooseMFADevice(ctx context.Context, c *cli.Context, b *broker.Broker, name string, key vault.Key, imported bool) (string, error) {
 	stderr := c.App.ErrWriter
 	later := fmt.Sprintf("broker add %s --mfa-serial ARN", name)
-	again := fmt.Sprintf("run `broker add %s` again", name)
+	again := fmt.Sprintf("run `%s` with its ARN (the key is in the keychain already)", later)
 	if imported {
 		later = fmt.Sprintf("aws configure set mfa_serial ARN --profile %s", name)
 		again = fmt.Sprintf("run `%s` with its ARN (the key is in the keychain already)", later)

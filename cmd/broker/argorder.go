@@ -171,7 +171,8 @@ func parseLine(app *cli.App, tokens []string, partial bool) (*line, error) {
 				if partial {
 					return ln, nil
 				}
-				return nil, usageError{fmt.Errorf("%s needs %s before --", cur.name, strings.Join(usageWords(cur.cmd.ArgsUsage)[len(ln.args):], " "))}
+				return nil, withHint(usageError{fmt.Errorf("%s needs %s before --", strings.TrimPrefix(cur.name, "broker "), strings.Join(usageWords(cur.cmd.ArgsUsage)[len(ln.args):], " "))},
+					"see `%s`", helpFor(cur))
 			}
 			ln.passed, ln.hasPass = rest, true
 			return ln, nil
@@ -217,7 +218,9 @@ func parseLine(app *cli.App, tokens []string, partial bool) (*line, error) {
 				ln.help = true
 				continue
 			}
-			if cur.cmd == nil || cur.cmd.Action == nil {
+			// `broker help keys actvate`: help names commands, and one
+			// that is near a subcommand's name is a typo of it.
+			if cur.cmd == nil || cur.cmd.Action == nil || ln.help && closest(tok, subNames(cur)) != "" {
 				if partial {
 					return ln, nil
 				}
@@ -229,7 +232,24 @@ func parseLine(app *cli.App, tokens []string, partial bool) (*line, error) {
 		}
 		ln.args = append(ln.args, tok)
 	}
+	// `broker keys actvate dave KEY`: keys takes one PROFILE, so more
+	// arguments led by a near miss of a subcommand's name are that typo.
+	if last := ln.levels[len(ln.levels)-1]; !partial && !ln.help && last.cmd != nil && len(last.subs) > 0 &&
+		len(ln.args) > len(usageWords(last.cmd.ArgsUsage)) && closest(ln.args[0], subNames(last)) != "" {
+		return nil, unknownCommand(last, ln.args[0])
+	}
 	return ln, nil
+}
+
+// subNames are the names and aliases of the commands under l that help shows.
+func subNames(l *level) []string {
+	var names []string
+	for _, c := range l.subs {
+		if !c.Hidden {
+			names = append(names, c.Names()...)
+		}
+	}
+	return names
 }
 
 // owner is the innermost level defining flag name, and whether it takes a
@@ -291,13 +311,7 @@ func unknownCommand(l *level, tok string) error {
 	if prefix != "" {
 		prefix += " "
 	}
-	var names []string
-	for _, c := range l.subs {
-		if !c.Hidden {
-			names = append(names, c.Names()...)
-		}
-	}
-	if s := closest(tok, names); s != "" {
+	if s := closest(tok, subNames(l)); s != "" {
 		return withHint(usageError{fmt.Errorf("unknown command '%s%s'; did you mean '%s%s'?", prefix, printableArg(tok), prefix, s)},
 			"`%s` lists the commands", helpFor(l))
 	}

@@ -78,6 +78,8 @@ func TestOrderArgs(t *testing.T) {
 		{"help export dev", "export --help"},
 		{"help keys activate", "keys activate --help"},
 		{"keys help", "keys --help"},
+		{"help keys dev", "keys --help"},
+		{"keys dev extra", "keys dev extra"},
 		{"agent help", "agent --help"},
 		{"help agent status", "agent status --help"},
 		{"export dev --help", "export --help"},
@@ -114,7 +116,10 @@ func TestOrderArgsRefuses(t *testing.T) {
 		{"help rotat", "unknown command 'rotat'; did you mean 'rotate'?", ""},
 		{"help frobnicate", "unknown command 'frobnicate'", ""},
 		{"agent stauts", "unknown command 'agent stauts'; did you mean 'agent status'?", "`broker help agent` lists the commands"},
-		{"exec -- cmd", "broker exec needs PROFILE before --", ""},
+		{"exec -- cmd", "exec needs PROFILE before --", "see `broker help exec`"},
+		{"keys actvate dave KEY", "unknown command 'keys actvate'; did you mean 'keys activate'?", "`broker help keys` lists the commands"},
+		{"keys fnd dev KEY", "unknown command 'keys fnd'; did you mean 'keys find'?", ""},
+		{"help keys actvate", "unknown command 'keys actvate'; did you mean 'keys activate'?", ""},
 		{"---x list", "unknown flag ---x for broker", ""},
 	}
 	app := testApp()

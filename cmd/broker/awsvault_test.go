@@ -185,6 +185,75 @@ func TestAWSVaultConfigs(t *testing.T) {
 		}
 	})
 
+	t.Run("session tags along a role chain, as STS accepts them", func(t *testing.T) {
+		chain := "[default]\nsession_tags = team=infra,cost=42\ntransitive_session_tags = team\n" +
+			"[profile source]\n" + mfa +
+			"[profile admin]\nsource_profile = source\nrole_arn = " + admin + "\n" +
+			"[profile target]\nsource_profile = admin\nrole_arn = " + target + "\n"
+		// tagsOf is the Tags and TransitiveTagKeys an AssumeRole sent.
+		tagsOf := func(r moto.Request) (tags, transitive []string) {
+			for i := 1; r.Params[fmt.Sprintf("Tags.member.%d.Key", i)] != ""; i++ {
+				tags = append(tags, r.Params[fmt.Sprintf("Tags.member.%d.Key", i)]+"="+r.Params[fmt.Sprintf("Tags.member.%d.Value", i)])
+			}
+			for i := 1; r.Params[fmt.Sprintf("TransitiveTagKeys.member.%d", i)] != ""; i++ {
+				transitive = append(transitive, r.Params[fmt.Sprintf("TransitiveTagKeys.member.%d", i)])
+			}
+			return tags, transitive
+		}
+		for _, tt := range []struct {
+			name, own              string
+			second, secondTransitv []string
+		}{
+			// [default]'s on both roles, as in aws-vault, but not team
+			// again: admin's session carries it, and STS refuses it twice.
+			{"from [default]", "", []string{"cost=42"}, nil},
+			// target's own tags, and no transitive key naming a tag not sent.
+			{"target's own", "session_tags = k=v\n", []string{"k=v"}, nil},
+		} {
+			r, reqs := step(t, chain+tt.own, nil, "export", "target")
+			ok(t, r)
+			roles := only(reqs, "AssumeRole")
+			if len(roles) != 2 {
+				t.Fatalf("%s: %d AssumeRole calls, want 2", tt.name, len(roles))
+			}
+			tags, transitive := tagsOf(roles[0])
+			if !slices.Equal(tags, []string{"team=infra", "cost=42"}) || !slices.Equal(transitive, []string{"team"}) {
+				t.Errorf("%s: admin's AssumeRole sent tags %q, transitive %q", tt.name, tags, transitive)
+			}
+			tags, transitive = tagsOf(roles[1])
+			if !slices.Equal(tags, tt.second) || !slices.Equal(transitive, tt.secondTransitv) {
+				t.Errorf("%s: target's AssumeRole sent tags %q, transitive %q; want %q, %q", tt.name, tags, transitive, tt.second, tt.secondTransitv)
+			}
+		}
+		// Setting again a tag the chain made transitive: refused before STS.
+		r, reqs := step(t, chain+"session_tags = team=other\n", nil, "export", "target")
+		assertFailure(t, r, `session_tags of profile "target" sets team, which profile "admin"'s role already made transitive`)
+		if n := len(only(reqs, "AssumeRole")); n != 0 {
+			t.Errorf("%d AssumeRole calls for a refused tag", n)
+		}
+	})
+
+	t.Run("source identity is checked before STS, and can be turned off", func(t *testing.T) {
+		config := "[default]\nbroker_source_identity = user\n[profile source]\n" + mfa +
+			"[profile off]\nsource_profile = source\nrole_arn = " + target + "\nbroker_source_identity = none\n" +
+			"[profile spaced]\nsource_profile = source\nrole_arn = " + target + "\nsource_identity = alice smith\n"
+		r, reqs := step(t, config, nil, "export", "off")
+		ok(t, r)
+		if roles, ids := only(reqs, "AssumeRole"), only(reqs, "GetCallerIdentity"); len(roles) != 1 || roles[0].Params["SourceIdentity"] != "" || len(ids) != 0 {
+			t.Errorf("broker_source_identity = none under [default]'s user: AssumeRole %+v, GetCallerIdentity %d", roles, len(ids))
+		}
+		r, reqs = step(t, config, nil, "export", "spaced")
+		assertFailure(t, r, w.config+":13: source_identity: source identity \"alice smith\" may hold only letters, digits and _ + = , . @ -")
+		if len(reqs) != 0 {
+			t.Errorf("a bad source_identity reached AWS: %+v", reqs)
+		}
+		r, reqs = step(t, config, []string{"AWS_SOURCE_IDENTITY=alice smith"}, "export", "off")
+		assertFailure(t, r, "AWS_SOURCE_IDENTITY: source identity \"alice smith\"")
+		if len(reqs) != 0 {
+			t.Errorf("a bad AWS_SOURCE_IDENTITY reached AWS: %+v", reqs)
+		}
+	})
+
 	t.Run("endpoint_url and services sections, in the SDKs' order", func(t *testing.T) {
 		const dead = "http://127.0.0.1:1"
 		base := slices.DeleteFunc(slices.Clone(w.env), func(kv string) bool { return strings.HasPrefix(kv, "AWS_ENDPOINT_URL=") })

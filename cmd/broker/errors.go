@@ -72,13 +72,13 @@ func hintFor(err error) string {
 	case errors.As(err, &kstored) && kstored.Err != nil:
 		return fmt.Sprintf("a newer broker may have stored it: use that one; or `broker add --force %s` replaces it, `broker remove %s` deletes it", kstored.Profile, kstored.Profile)
 	case errors.As(err, &kstored):
-		return fmt.Sprintf("`broker add --force %s` replaces it; the replaced key stays valid in IAM (`broker keys %s` lists the user's keys)", kstored.Profile, kstored.Profile)
+		return fmt.Sprintf("`broker add --force %s` replaces it (the replaced key stays valid in IAM: `broker keys %s` lists the user's keys); `broker add %s --mfa-serial ARN` sets only the profile's MFA device", kstored.Profile, kstored.Profile, kstored.Profile)
 	case errors.As(err, &unread):
 		return fmt.Sprintf("a newer broker may have stored it: use that one; or `broker add --force %s` replaces it, `broker remove %s` deletes it", unread.Profile, unread.Profile)
 	case errors.As(err, &noKey):
 		return fmt.Sprintf("store one with: broker add %s", noKey.Profile)
 	case errors.As(err, &noMFA):
-		return fmt.Sprintf("add `mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME` to the profile (`broker add %s` offers your devices), or `broker_no_mfa = true` for an account that cannot have MFA", noMFA.Profile)
+		return fmt.Sprintf("add `mfa_serial = arn:aws:iam::ACCOUNT:mfa/NAME` to the profile (`broker add %s --mfa-serial ARN` does it), or `broker_no_mfa = true` for an account that cannot have MFA", noMFA.Profile)
 	case errors.As(err, &rejected):
 		return fmt.Sprintf("the key may be deleted, inactive or mistyped: store a working one with `broker add %s`", rejected.Profile)
 	case errors.As(err, &mfaRej):

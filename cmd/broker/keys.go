@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
@@ -61,6 +62,10 @@ func runKeys(c *cli.Context) error {
 	name, err := profileArg(c)
 	if err != nil {
 		return err
+	}
+	if c.IsSet("unused-days") {
+		return withHint(usageError{errors.New("--unused-days goes with --all: the profile's own listing shows when each key was last used")},
+			"run `broker keys %s --all --unused-days %s`", name, c.String("unused-days"))
 	}
 	maxAge, err := maxAgeOf(c, name, nil)
 	if err != nil {
@@ -150,10 +155,11 @@ func runAccountKeys(c *cli.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	m, err := newManager(c)
+	b, err := newBroker(c)
 	if err != nil {
 		return false, err
 	}
+	m := lifecycle.New(b)
 	if maxAge == 0 {
 		if maxAge, err = m.MaxKeyAge(name); err != nil {
 			return false, err
@@ -169,6 +175,7 @@ func runAccountKeys(c *cli.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	markKeychainKeys(b, list.Keys)
 	stderr := c.App.ErrWriter
 	if list.NoReport != "" {
 		fmt.Fprintf(stderr, "warning: no credential report (%s): last use asked key by key, and the root user's keys are not checked\n", list.NoReport)
@@ -200,6 +207,25 @@ func runAccountKeys(c *cli.Context) (bool, error) {
 	}
 	fmt.Fprintf(stderr, "%d access keys of %d IAM users in account %s: %s.\n", len(list.Keys), list.Users, list.Account, strings.Join(parts, ", "))
 	return flagged > 0, nil
+}
+
+// markKeychainKeys marks every key the keychain holds, under any profile,
+// as in the keychain: the account's listing covers every user's keys, not
+// only the profile's own. A key that cannot be read is left unmarked.
+func markKeychainKeys(b *broker.Broker, keys []lifecycle.AccessKey) {
+	names, err := b.Vault.KeyProfiles()
+	if err != nil {
+		return
+	}
+	held := map[string]bool{}
+	for _, n := range names {
+		if k, err := b.Vault.Key(n); err == nil {
+			held[k.AccessKeyID] = true
+		}
+	}
+	for i := range keys {
+		keys[i].InKeychain = keys[i].InKeychain || keys[i].ID != "" && held[keys[i].ID]
+	}
 }
 
 func printAccount(out io.Writer, list lifecycle.AccountList) error {

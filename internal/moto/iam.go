@@ -116,13 +116,20 @@ func (s *Server) NewUserKey(t testing.TB, user string) (keyID, secret string) {
 // token code for it.
 func (s *Server) NewMFADevice(t testing.TB, user string) (serialARN string) {
 	t.Helper()
+	return s.NewNamedMFADevice(t, user, user)
+}
+
+// NewNamedMFADevice is NewMFADevice with a device name of its own, for a
+// user's second device.
+func (s *Server) NewNamedMFADevice(t testing.TB, user, device string) (serialARN string) {
+	t.Helper()
 	ctx, cancel := helperContext(t)
 	defer cancel()
 	c := s.iamClient()
 	if err := ensureUser(ctx, c, user); err != nil {
 		t.Fatalf("moto: %v", err)
 	}
-	dev, err := c.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String(user)})
+	dev, err := c.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String(device)})
 	if err != nil {
 		t.Fatalf("moto: creating MFA device for %q: %v", user, err)
 	}
