@@ -228,6 +228,9 @@ func TestAWSVaultConfigs(t *testing.T) {
 		// Setting again a tag the chain made transitive: refused before STS.
 		r, reqs := step(t, chain+"session_tags = team=other\n", nil, "export", "target")
 		assertFailure(t, r, `session_tags of profile "target" sets team, which profile "admin"'s role already made transitive`)
+		if !strings.Contains(r.stderr, "hint: leave team out of session_tags") {
+			t.Errorf("no hint: %s", r.stderr)
+		}
 		if n := len(only(reqs, "AssumeRole")); n != 0 {
 			t.Errorf("%d AssumeRole calls for a refused tag", n)
 		}

@@ -65,6 +65,7 @@ func hintFor(err error) string {
 		usage    usageError
 		kstored  *broker.KeyStoredError
 		unread   *vault.UnreadableError
+		tag      *broker.TagError
 	)
 	switch {
 	case errors.As(err, &h):
@@ -75,6 +76,10 @@ func hintFor(err error) string {
 		return fmt.Sprintf("`broker add --force %s` replaces it (the replaced key stays valid in IAM: `broker keys %s` lists the user's keys); `broker add %s --mfa-serial ARN` sets only the profile's MFA device", kstored.Profile, kstored.Profile, kstored.Profile)
 	case errors.As(err, &unread):
 		return fmt.Sprintf("a newer broker may have stored it: use that one; or `broker add --force %s` replaces it, `broker remove %s` deletes it", unread.Profile, unread.Profile)
+	case errors.As(err, &tag) && tag.Untagged:
+		return fmt.Sprintf("add %s to the profile's session_tags, or leave it out of %s", tag.Key, tag.Setting)
+	case errors.As(err, &tag):
+		return fmt.Sprintf("leave %s out of %s: the session of profile %q passes it on already", tag.Key, tag.Setting, tag.Inherited)
 	case errors.As(err, &noKey):
 		return fmt.Sprintf("store one with: broker add %s", noKey.Profile)
 	case errors.As(err, &noMFA):

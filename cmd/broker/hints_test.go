@@ -112,6 +112,7 @@ func TestCommandLineRoughEdges(t *testing.T) {
 	before := len(w.aws.Requests(t))
 	usageFailure(t, w, "unknown command 'keys actvate'; did you mean 'keys activate'?", "keys", "actvate", "dave", "AKIA0TESTTESTTESTTES")
 	usageFailure(t, w, "unknown command 'keys actvate'; did you mean 'keys activate'?", "help", "keys", "actvate")
+	usageFailure(t, w, "unknown command 'keys actvate'; did you mean 'keys activate'?", "keys", "actvate")
 	usageFailure(t, w, "--unused-days goes with --all", "keys", "dev", "--unused-days", "5")
 	_, errOut, code := w.broker("exec", "--", "dev", "echo")
 	if code != 2 || !strings.HasPrefix(errOut, "broker: exec needs PROFILE before --\n") {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/awsconfig"
 	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
@@ -34,7 +35,7 @@ func keysCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-age", Usage: "flag active keys older than `DAYS`"},
 			&cli.BoolFlag{Name: "all", Usage: "every key of every IAM user of the account"},
 			&cli.StringFlag{Name: "user", Usage: "the keys of IAM user `NAME`"},
-			&cli.StringFlag{Name: "unused-days", Usage: "flag active keys not used for `DAYS`"},
+			&cli.StringFlag{Name: "unused-days", Usage: "with --all: flag active keys not used for `DAYS`"},
 			mfaTokenFlag,
 		},
 		Subcommands: []*cli.Command{
@@ -65,7 +66,7 @@ func runKeys(c *cli.Context) error {
 	}
 	if c.IsSet("unused-days") {
 		return withHint(usageError{errors.New("--unused-days goes with --all: the profile's own listing shows when each key was last used")},
-			"run `broker keys %s --all --unused-days %s`", name, c.String("unused-days"))
+			"run `broker keys %s --all --unused-days %s`", name, printableArg(c.String("unused-days")))
 	}
 	maxAge, err := maxAgeOf(c, name, nil)
 	if err != nil {
@@ -84,7 +85,7 @@ func runKeys(c *cli.Context) error {
 	defer stop()
 	l, err := m.Open(ctx, name)
 	if err != nil {
-		return err
+		return subcommandTypo(c, name, err)
 	}
 	user := l.User.UserName
 	if u := c.String("user"); u != "" {
@@ -119,6 +120,19 @@ func runKeys(c *cli.Context) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, statusText(k), k.Created.Format(time.DateOnly), ageText(k), usedText(k), held, dash(k.Description))
 	}
 	return w.Flush()
+}
+
+// subcommandTypo turns "profile not found" for `broker keys actvate` into
+// the typo it is when the name is near one of keys' subcommands.
+func subcommandTypo(c *cli.Context, name string, err error) error {
+	if !errors.Is(err, awsconfig.ErrProfileNotFound) {
+		return err
+	}
+	l := &level{name: "broker " + c.Command.Name, cmd: c.Command, subs: c.Command.Subcommands}
+	if closest(name, subNames(l)) == "" {
+		return err
+	}
+	return unknownCommand(l, name)
 }
 
 // maxAgeOf reads --max-age (0: not given) and, into unused, --unused-days.
