@@ -289,8 +289,9 @@ type roleTags struct {
 // role of the chain; but a tag that an earlier role of the chain made
 // transitive is not sent again (STS carries it, and refuses it a second
 // time: [default]'s is left out, the profile's own is an error), and
-// TransitiveTagKeys names only tags this role sends (a key naming no tag of
-// the profile's own is an error; one from [default] is left out).
+// TransitiveTagKeys names only tags this role sends (a key of the profile's
+// own naming none is an error; one from [default], or of the profile's
+// under AWS_SESSION_TAGS, is left out).
 func (t *roleTags) resolve(name string, def awsconfig.Profile, inherited map[string]string) error {
 	ownTags, ownKeys := t.tags != nil, t.keys != nil
 	if !ownTags {
@@ -299,6 +300,9 @@ func (t *roleTags) resolve(name string, def awsconfig.Profile, inherited map[str
 	if !ownKeys {
 		t.keys = def.TransitiveTagKeys
 	}
+	// The profile's transitive keys under AWS_SESSION_TAGS apply to the
+	// tags the variable gives: those it leaves out are not a mistake.
+	strictKeys := ownKeys && (t.keysFromEnv || !t.fromEnv)
 	var tags []awsconfig.Tag
 	for _, tag := range t.tags {
 		from, ok := inherited[strings.ToLower(tag.Key)]
@@ -316,7 +320,7 @@ func (t *roleTags) resolve(name string, def awsconfig.Profile, inherited map[str
 		switch {
 		case sent:
 			keys = append(keys, k)
-		case ownKeys && !carried:
+		case strictKeys && !carried:
 			return &TagError{Profile: name, Key: k, Setting: t.keySetting(), Untagged: true}
 		}
 	}
