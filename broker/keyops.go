@@ -42,3 +42,44 @@ func (b *Broker) DropSessions(match func(vault.Session) bool) (int, error) {
 func Classify(err error, service string, profile, keyID string) error {
 	return classify(err, service, profile, keyID)
 }
+
+// CachedMFASession returns the MFA session cached for the key behind
+// profile name, as MFASession does, but never mints one: ok is false when
+// none is cached. The key itself is not used, so what IAM records as the
+// key's last use is left as it was.
+func (b *Broker) CachedMFASession(name string) (p Plan, key vault.Key, c Creds, ok bool, err error) {
+	if p, err = b.Plan(name); err != nil {
+		return Plan{}, vault.Key{}, Creds{}, false, err
+	}
+	key, err = b.Vault.Key(p.Root)
+	if errors.Is(err, vault.ErrNotFound) {
+		return Plan{}, vault.Key{}, Creds{}, false, &NoKeyError{Profile: p.Root}
+	}
+	if err != nil {
+		return Plan{}, vault.Key{}, Creds{}, false, err // vault says whose key
+	}
+	if p.MFASerial == "" {
+		return p, key, Creds{}, false, nil
+	}
+	s, ok, err := b.cached(cacheID(p, key, 0))
+	if !ok || err != nil {
+		return p, key, Creds{}, false, err
+	}
+	return p, key, Creds{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken}, true, nil
+}
+
+// KeyProfiles returns the profiles whose keychain item holds the access key
+// id, sorted; an item broker cannot read is left out.
+func (b *Broker) KeyProfiles(id string) ([]string, error) {
+	names, err := b.Vault.KeyProfiles()
+	if err != nil {
+		return nil, err
+	}
+	var holders []string
+	for _, name := range names {
+		if k, err := b.Vault.Key(name); err == nil && k.AccessKeyID == id {
+			holders = append(holders, name)
+		}
+	}
+	return holders, nil
+}

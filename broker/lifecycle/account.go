@@ -219,7 +219,7 @@ func flag(keys []AccessKey, now time.Time, maxAgeDays, unusedDays int) {
 		if k.OverMaxAge = k.AgeDays > maxAgeDays; k.OverMaxAge {
 			k.Flags = append(k.Flags, FlagOverMaxAge)
 		}
-		if k.LastUsed == nil || daysSince(now, *k.LastUsed) >= unusedDays {
+		if k.UseUnseen == "" && (k.LastUsed == nil || daysSince(now, *k.LastUsed) >= unusedDays) {
 			k.Flags = append(k.Flags, FlagUnused)
 		}
 		if active[k.User] > 1 {

@@ -51,11 +51,28 @@ type Session struct {
 	Key     vault.Key // the key the keychain holds for Profile
 	User    broker.Identity
 	iam     iamAPI
+	own     *ownUse // the key's last use, read before broker's own calls (readOwnUse)
 }
 
 // Open finds who owns the key behind profile name and opens an IAM
 // client signed with its MFA session (asking for at most one code).
 func (m *Manager) Open(ctx context.Context, name string) (*Session, error) {
+	return m.open(ctx, name, nil)
+}
+
+// OpenWithOwnUse is Open that first reads where the profile's key was last
+// used, before Open's own calls signed by the key hide it: listings then
+// show that use for the keychain's key (or that it cannot be seen: the
+// AccessKey's UseUnseen).
+func (m *Manager) OpenWithOwnUse(ctx context.Context, name string) (*Session, error) {
+	u, err := m.readOwnUse(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return m.open(ctx, name, &u)
+}
+
+func (m *Manager) open(ctx context.Context, name string, own *ownUse) (*Session, error) {
 	p, err := m.Plan(name)
 	if err != nil {
 		return nil, err
@@ -82,7 +99,7 @@ func (m *Manager) Open(ctx context.Context, name string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{m: m, Profile: p.Root, Key: key, User: who, iam: m.iamFor(creds, p)}, nil
+	return &Session{m: m, Profile: p.Root, Key: key, User: who, iam: m.iamFor(creds, p), own: own}, nil
 }
 
 // AccessKey is one access key of an IAM user; nothing secret.
@@ -95,9 +112,10 @@ type AccessKey struct {
 	LastUsed    *time.Time `json:"last_used"` // nil: never (or not recorded)
 	LastService string     `json:"last_used_service"`
 	LastRegion  string     `json:"last_used_region"`
-	Description string     `json:"description"`           // the console's description tag
-	RotatedOut  *time.Time `json:"rotated_out,omitempty"` // when `broker rotate` left it inactive
-	InKeychain  bool       `json:"in_keychain"`           // the key the profile's keychain item holds
+	UseUnseen   string     `json:"last_used_unseen,omitempty"` // why the use before broker's own calls is not known
+	Description string     `json:"description"`                // the console's description tag
+	RotatedOut  *time.Time `json:"rotated_out,omitempty"`      // when `broker rotate` left it inactive
+	InKeychain  bool       `json:"in_keychain"`                // the key the profile's keychain item holds
 	OverMaxAge  bool       `json:"over_max_age"`
 	Root        bool       `json:"root,omitempty"` // the account's root user's key
 	Flags       []string   `json:"flags"`
@@ -177,8 +195,16 @@ func (l *Session) KeysOf(ctx context.Context, user string, maxAgeDays int) (KeyL
 	return KeyList{Profile: l.Profile, User: user, Account: l.User.Account, MaxAgeDays: maxAgeDays, Keys: keys}, nil
 }
 
-// lastUsed fills in when, where and with which service k was last used.
+// lastUsed fills in when, where and with which service k was last used:
+// for the key whose use was read before broker's own calls, that.
 func (l *Session) lastUsed(ctx context.Context, k *AccessKey) error {
+	if u := l.own; u != nil && u.key.ID == k.ID {
+		k.LastUsed, k.LastService, k.LastRegion, k.UseUnseen = u.key.LastUsed, u.key.LastService, u.key.LastRegion, u.unseen
+		if u.unseen != "" {
+			k.LastUsed, k.LastService, k.LastRegion = nil, "", ""
+		}
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	out, err := l.iam.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(k.ID)})

@@ -49,13 +49,28 @@ func BrokerPolicies() Policies {
 				},
 			},
 		}},
-		RequireMFA: PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
-			Sid: "BrokerDenyAllWithoutMFA", Effect: "Deny", Resource: "*",
-			// GetSessionToken is how the MFA session is made; ListMFADevices
-			// lets `broker add` offer the devices; GetAccessKeyInfo names only
-			// an account. GetCallerIdentity needs no permission and cannot be denied.
-			NotAction: []string{"sts:GetSessionToken", "iam:ListMFADevices", "sts:GetAccessKeyInfo"},
-			Condition: map[string]map[string]any{"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
-		}}},
+		RequireMFA: PolicyDocument{Version: "2012-10-17", Statement: []Statement{
+			{
+				Sid: "BrokerDenyAllWithoutMFA", Effect: "Deny", Resource: "*",
+				// GetSessionToken is how the MFA session is made; ListMFADevices
+				// lets `broker add` offer the devices; GetAccessKeyInfo names only
+				// an account; GetAccessKeyLastUsed lets rotate and keys read where
+				// the key was last used before they use it (on one's own keys
+				// only: the next statement). GetCallerIdentity needs no
+				// permission and cannot be denied.
+				NotAction: []string{"sts:GetSessionToken", "iam:ListMFADevices", "sts:GetAccessKeyInfo", "iam:GetAccessKeyLastUsed"},
+				Condition: noMFA,
+			},
+			{
+				// Without MFA, the last use of one's own keys only: which user
+				// owns another key ID is for MFA sessions.
+				Sid: "BrokerDenyOthersKeyUseWithoutMFA", Effect: "Deny", Action: []string{"iam:GetAccessKeyLastUsed"},
+				NotResource: OwnUser, Condition: noMFA,
+			},
+		}},
 	}
 }
+
+// noMFA is the condition of RequireMFA's statements: a request not
+// authenticated with MFA (long-term keys carry no MFA context at all).
+var noMFA = map[string]map[string]any{"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}

@@ -143,12 +143,13 @@ func (m *Manager) Rotate(ctx context.Context, name string, opts RotateOptions) (
 		return RotateResult{}, err
 	}
 	defer unlock()
+	var own *ownUse
 	if !opts.Force {
-		if err := m.checkUse(ctx, name); err != nil {
+		if own, err = m.checkUse(ctx, name); err != nil {
 			return RotateResult{}, err
 		}
 	}
-	l, err := m.Open(ctx, name)
+	l, err := m.open(ctx, name, own)
 	if err != nil {
 		return RotateResult{}, err
 	}

@@ -106,10 +106,11 @@ type PolicyDocument struct {
 
 // Statement is one statement of a PolicyDocument.
 type Statement struct {
-	Sid       string                    `json:"Sid,omitempty"`
-	Effect    string                    `json:"Effect"`
-	Action    any                       `json:"Action,omitempty"`
-	NotAction []string                  `json:"NotAction,omitempty"`
-	Resource  any                       `json:"Resource"`
-	Condition map[string]map[string]any `json:"Condition,omitempty"`
+	Sid         string                    `json:"Sid,omitempty"`
+	Effect      string                    `json:"Effect"`
+	Action      any                       `json:"Action,omitempty"`
+	NotAction   []string                  `json:"NotAction,omitempty"`
+	Resource    any                       `json:"Resource,omitempty"`
+	NotResource any                       `json:"NotResource,omitempty"`
+	Condition   map[string]map[string]any `json:"Condition,omitempty"`
 }

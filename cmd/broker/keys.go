@@ -83,7 +83,11 @@ func runKeys(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	l, err := m.Open(ctx, name)
+	open := m.OpenWithOwnUse // the keychain's key's use, before broker's own calls hide it
+	if c.String("user") != "" {
+		open = m.Open
+	}
+	l, err := open(ctx, name)
 	if err != nil {
 		return subcommandTypo(c, name, err)
 	}
@@ -105,6 +109,11 @@ func runKeys(c *cli.Context) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "warning: access key %s is %d days old, over the %d-day limit: %s\n",
 			k.ID, k.AgeDays, list.MaxAgeDays, advice)
+	}
+	for _, k := range list.Keys {
+		if k.UseUnseen != "" {
+			fmt.Fprintf(c.App.ErrWriter, "note: where access key %s was last used before this command is unknown: %s.\n", k.ID, k.UseUnseen)
+		}
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, list)
@@ -280,6 +289,9 @@ func ageText(k lifecycle.AccessKey) string {
 
 // usedText is the LAST USED, SERVICE and REGION columns.
 func usedText(k lifecycle.AccessKey) string {
+	if k.UseUnseen != "" {
+		return "unknown\t-\t-"
+	}
 	if k.LastUsed == nil {
 		return "never\t-\t-"
 	}

@@ -67,6 +67,10 @@ func runRotate(c *cli.Context) error {
 		return withHint(err, "find what uses the key (%s in %s), move it to broker (`broker setup`) or to a key of its own, then rotate again; --force rotates anyway, and `broker keys activate` brings the old key back if something breaks",
 			inUse.Service, orUnknownRegion(inUse.Region))
 	}
+	var unseen *lifecycle.UnseenUseError
+	if errors.As(err, &unseen) {
+		return unseenHint(unseen, name, key.AccessKeyID)
+	}
 	if err != nil {
 		if res.Resumed != "" || res.OldKeyID != "" {
 			return withHint(err, "the keychain still holds a working key; run `broker rotate %s` again to finish or undo the rotation", name)
@@ -135,6 +139,15 @@ func limitHint(e *lifecycle.KeyLimitError, profile string) error {
 	}
 	return withHint(e, "the other key %s is active and not broker's: find what uses it (`broker keys %s` shows when and where it was last used), then `broker keys deactivate` and `broker keys delete` it, and rotate again",
 		broker.MaskKeyID(spare.ID), profile)
+}
+
+// unseenHint says how to check the key's use when IAM could not show it.
+func unseenHint(e *lifecycle.UnseenUseError, profile, id string) error {
+	check := fmt.Sprintf("check what used the key lately (the IAM console, or `aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=%s` in each region) and, if only broker uses it, run `broker rotate --force %s`; `broker keys activate` brings the old key back if something breaks", id, profile)
+	if e.Denied {
+		return withHint(e, "a policy denies GetAccessKeyLastUsed without MFA: exempt it for one's own user as `broker policy` shows, so broker can ask before it uses the key; or %s", check)
+	}
+	return withHint(e, "%s", check)
 }
 
 func orUnknownRegion(r string) string {
