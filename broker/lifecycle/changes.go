@@ -28,6 +28,7 @@ var (
 	ErrKeyActive   = errors.New("only an inactive key can be deleted")
 	ErrKeyInUse    = errors.New("it is the key the keychain holds for the profile")
 	ErrKeyNotUsers = errors.New("it is not one of the user's access keys")
+	ErrKeyStored   = errors.New("the keychain holds it for another profile")
 )
 
 // ErrNoOwner means no IAM user of the account has the key.
@@ -39,10 +40,14 @@ type KeyChangeError struct {
 	User    string
 	KeyID   string
 	Action  KeyAction
-	Err     error // ErrKeyActive, ErrKeyInUse, ErrKeyNotUsers or ErrNoOwner
+	Err     error    // ErrKeyActive, ErrKeyInUse, ErrKeyStored, ErrKeyNotUsers or ErrNoOwner
+	Stored  []string // ErrKeyStored: the profiles holding it
 }
 
 func (e *KeyChangeError) Error() string {
+	if len(e.Stored) > 0 {
+		return fmt.Sprintf("not going to %s key %s of IAM user %q: the keychain holds it for %s", e.Action, e.KeyID, e.User, profileList(e.Stored))
+	}
 	if e.User == "" {
 		return fmt.Sprintf("not going to %s key %s: %v", e.Action, e.KeyID, e.Err)
 	}
@@ -109,6 +114,14 @@ func (l *Session) CheckKeyChange(ctx context.Context, action KeyAction, id, user
 		return refuse(k, ErrKeyActive)
 	case k.InKeychain && !force:
 		return refuse(k, ErrKeyInUse)
+	case !force:
+		others, err := l.m.holders(id, l.Profile)
+		if err != nil {
+			return k, err
+		}
+		if len(others) > 0 {
+			return k, &KeyChangeError{Profile: l.Profile, User: k.User, KeyID: id, Action: action, Err: ErrKeyStored, Stored: others}
+		}
 	}
 	return k, nil
 }
@@ -118,6 +131,7 @@ type KeyChange struct {
 	Key              AccessKey // as it was before
 	Sessions         int       // cached sessions of the key dropped
 	RemovedFromVault bool      // the deleted key was the keychain's, and left it
+	StillStored      []string  // profiles whose keychain item still holds the key, which no longer works
 }
 
 // ChangeKey checks and then makes the change. Activating a key rotate had
@@ -148,14 +162,17 @@ func (l *Session) ChangeKey(ctx context.Context, action KeyAction, id, user stri
 	}
 	// Whoever's key it is, broker stops handing out what it cached from it.
 	res.Sessions, _, err = l.dropSessions(id)
-	if err != nil || !k.InKeychain || action != ActionDelete {
+	if err != nil {
 		return res, err
 	}
-	if err := l.m.Vault.RemoveKey(l.Profile); err != nil && !errors.Is(err, vault.ErrNotFound) {
-		return res, fmt.Errorf("removing the deleted key from the keychain: %w", err)
+	if k.InKeychain && action == ActionDelete {
+		if err := l.m.Vault.RemoveKey(l.Profile); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return res, fmt.Errorf("removing the deleted key from the keychain: %w", err)
+		}
+		res.RemovedFromVault = true
 	}
-	res.RemovedFromVault = true
-	return res, nil
+	res.StillStored, err = l.m.KeyProfiles(id)
+	return res, err
 }
 
 func (l *Session) setStatus(ctx context.Context, user, id, status string) error {

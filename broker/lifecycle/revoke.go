@@ -46,6 +46,8 @@ type RevokeResult struct {
 	LatestExpiry time.Time  // when the last of them expires: issued sessions stay valid until then
 	Other        bool       // KeyID is not the profile's own key but User's
 	Denied       *Denial    // the sessions policy put (Sessions), nil if none
+	AlsoSwitched []string   // other profiles that held the key and now hold the replacement
+	StillStored  []string   // profiles whose keychain item still holds the revoked key
 }
 
 // Revoke deactivates the key behind profile name.
@@ -64,6 +66,12 @@ func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (
 		res, err = l.revokeOther(ctx, opts.KeyID)
 	} else {
 		res, err = l.revoke(ctx, opts)
+	}
+	if err == nil {
+		// The key no longer works: whoever still stores it must hear so.
+		if res.StillStored, err = m.KeyProfiles(res.KeyID); err != nil {
+			return res, err
+		}
 	}
 	if err != nil || !opts.Sessions {
 		return res, err
@@ -124,7 +132,7 @@ func (l *Session) revoke(ctx context.Context, opts RevokeOptions) (RevokeResult,
 }
 
 func (res RevokeResult) from(rr RotateResult) RevokeResult {
-	res.NewKeyID = rr.NewKeyID
+	res.NewKeyID, res.AlsoSwitched = rr.NewKeyID, rr.AlsoSwitched
 	res.Sessions, res.LatestExpiry = rr.Sessions, rr.LatestExpiry
 	if rr.Orphan != "" {
 		res.Orphan = rr.Orphan

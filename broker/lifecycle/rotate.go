@@ -29,6 +29,7 @@ import (
 //	record      journal "created" with the new key and its secret
 //	verify      GetCallerIdentity signed by the new key names the same user
 //	switch      the keychain holds the new key
+//	others      so does every other profile that held the old key
 //	switched    journal "switched"
 //	drop        sessions cached from the old key dropped
 //	deactivate  old key Inactive
@@ -52,6 +53,7 @@ const (
 	stepRecord      = "record"
 	stepVerify      = "verify"
 	stepSwitch      = "switch"
+	stepOthers      = "others"
 	stepSwitched    = "switched"
 	stepDrop        = "drop"
 	stepDeactivate  = "deactivate"
@@ -62,7 +64,7 @@ const (
 )
 
 // rotateSteps lists the steps in order, for tests.
-var rotateSteps = []string{stepBegin, stepCreate, stepRecord, stepVerify, stepSwitch, stepSwitched,
+var rotateSteps = []string{stepBegin, stepCreate, stepRecord, stepVerify, stepSwitch, stepOthers, stepSwitched,
 	stepDrop, stepDeactivate, stepTag, stepDeactivated, stepFinish} // stepDelete: only older journals
 
 // Journal states.
@@ -101,6 +103,7 @@ type RotateResult struct {
 	TagErr          error     // why the old key could not be marked or its description moved
 	Resumed         string    // the state of an interrupted rotation found, "" if none
 	Orphan          string    // a key left by an interrupted rotation and deleted
+	AlsoSwitched    []string  // other profiles that held the old key and now hold the new one
 	Sessions        int       // cached sessions of the old key dropped
 	LatestExpiry    time.Time // when the last of those expires
 	switched        bool      // the keychain holds the new key
@@ -124,6 +127,41 @@ func (e *KeyLimitError) Error() string {
 	}
 	return fmt.Sprintf("IAM user %q already has %d access keys, the most IAM allows, and a new one needs a free slot (%s); nothing changed",
 		e.User, len(e.Keys), strings.Join(parts, "; "))
+}
+
+// StoredElsewhereError refuses to delete a spare key that other profiles'
+// keychain items still hold; nothing was changed.
+type StoredElsewhereError struct {
+	KeyID    string // masked
+	Profiles []string
+}
+
+func (e *StoredElsewhereError) Error() string {
+	return fmt.Sprintf("the inactive key %s that would be deleted to free a slot is still stored for %s; nothing changed",
+		e.KeyID, profileList(e.Profiles))
+}
+
+// RotatingElsewhereError refuses to rotate a key whose rotation under
+// another profile holding it was interrupted; nothing was changed.
+type RotatingElsewhereError struct {
+	Profile string // where the rotation is journaled
+	KeyID   string // masked
+}
+
+func (e *RotatingElsewhereError) Error() string {
+	return fmt.Sprintf("a rotation of the key %s was interrupted under profile %q, which holds it too; nothing changed", e.KeyID, e.Profile)
+}
+
+// profileList names profiles for a person: profile "a", profiles "a", "b".
+func profileList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = fmt.Sprintf("%q", n)
+	}
+	if len(names) == 1 {
+		return "profile " + quoted[0]
+	}
+	return "profiles " + strings.Join(quoted, ", ")
 }
 
 // Spare returns the key that is not the keychain's: the one to remove.
@@ -167,7 +205,36 @@ func (l *Session) rotate(ctx context.Context, opts RotateOptions) (RotateResult,
 	if found {
 		return l.finish(ctx, j, opts, res)
 	}
+	if err := l.rotatingElsewhere(); err != nil {
+		return res, err
+	}
 	return l.start(ctx, opts, res)
+}
+
+// rotatingElsewhere refuses when another profile holding the same key has
+// the journal of an interrupted rotation: that one must finish first, or
+// the two would each create a key.
+func (l *Session) rotatingElsewhere() error {
+	others, err := l.m.holders(l.Key.AccessKeyID, l.Profile)
+	if err != nil {
+		return err
+	}
+	for _, name := range others {
+		if _, err := l.m.Vault.Rotation(name); err == nil {
+			return &RotatingElsewhereError{Profile: name, KeyID: broker.MaskKeyID(l.Key.AccessKeyID)}
+		}
+	}
+	return nil
+}
+
+// holders returns the profiles other than except whose keychain item holds
+// the access key id.
+func (m *Manager) holders(id string, except string) ([]string, error) {
+	all, err := m.KeyProfiles(id)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(n string) bool { return n == except }), nil
 }
 
 // journal reads the journal of an interrupted rotation. One in state
@@ -251,6 +318,13 @@ func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResul
 		if !free || !ok || spare.Status != StatusInactive || len(keys) > MaxKeysPerUser {
 			return res, limit
 		}
+		// An older broker, or `broker add`, may have left the key under
+		// another profile: deleting it would break that one for good.
+		if others, err := l.m.holders(spare.ID, l.Profile); err != nil {
+			return res, err
+		} else if len(others) > 0 {
+			return res, &StoredElsewhereError{KeyID: broker.MaskKeyID(spare.ID), Profiles: others}
+		}
 		if err := l.deleteKey(ctx, l.User.UserName, spare.ID); err != nil {
 			return res, err
 		}
@@ -329,6 +403,22 @@ func (l *Session) finish(ctx context.Context, j vault.Rotation, opts RotateOptio
 			if err := opts.after(stepSwitch); err != nil {
 				return res, err
 			}
+		}
+		// Every profile storing the old key gets the new one, before the
+		// journal says "switched": a resumed rotation repeats this step
+		// for those still holding the old key.
+		others, err := l.m.holders(j.OldKeyID, l.Profile)
+		if err != nil {
+			return res, err
+		}
+		for _, name := range others {
+			if err := l.m.Vault.SetKey(name, j.NewKey); err != nil {
+				return res, fmt.Errorf("storing the new key of profile %q, which held the old key too: %w", name, err)
+			}
+			res.AlsoSwitched = append(res.AlsoSwitched, name)
+		}
+		if err := opts.after(stepOthers); err != nil {
+			return res, err
 		}
 		j.State = stateSwitched
 		if err := l.m.Vault.SetRotation(j); err != nil {

@@ -95,6 +95,9 @@ func runKeyChange(c *cli.Context, action lifecycle.KeyAction) error {
 	if ch.RemovedFromVault {
 		fmt.Fprintf(c.App.ErrWriter, "Removed it from the keychain: profile %q has no key now (store one with `broker add %s`).\n", l.Profile, l.Profile)
 	}
+	if len(ch.StillStored) > 0 && action != lifecycle.ActionActivate {
+		fmt.Fprintf(c.App.ErrWriter, "warning: the keychain still holds this key for %s, which no longer works: store a working key there with `broker add`.\n", profileNames(ch.StillStored))
+	}
 	return nil
 }
 
@@ -105,6 +108,8 @@ func keyChangeHint(err error, profile, id string) error {
 		return withHint(err, "deactivate it first (`broker keys deactivate %s %s`), check that nothing breaks, then delete it", profile, id)
 	case errors.Is(err, lifecycle.ErrKeyInUse):
 		return withHint(err, "`broker rotate %s` replaces it without downtime; pass --force to go ahead anyway (the profile then has no working key)", profile)
+	case errors.Is(err, lifecycle.ErrKeyStored):
+		return withHint(err, "that profile stops working without it: `broker rotate` of it replaces the key everywhere it is stored; pass --force to go ahead anyway")
 	case errors.Is(err, lifecycle.ErrKeyNotUsers):
 		return withHint(err, "`broker keys %s` lists the user's keys (--user NAME another user's)", profile)
 	case errors.Is(err, lifecycle.ErrNoOwner):

@@ -84,6 +84,12 @@ func runRevoke(c *cli.Context) error {
 	if res.NewKeyID != "" {
 		fmt.Fprintf(w, "Profile %q now uses a new key %s, checked and in the keychain.\n", res.Profile, broker.MaskKeyID(res.NewKeyID))
 	}
+	if len(res.AlsoSwitched) > 0 {
+		fmt.Fprintf(w, "%s held the same key: the keychain holds the new key for %s too.\n", capitalize(profileNames(res.AlsoSwitched)), itOrThem(res.AlsoSwitched))
+	}
+	if len(res.StillStored) > 0 {
+		fmt.Fprintf(w, "warning: the keychain still holds the revoked key for %s, which no longer works: store a working key there with `broker add`.\n", profileNames(res.StillStored))
+	}
 	fmt.Fprintf(w, "Dropped %d cached session(s) minted from it: broker no longer hands them out.\n", res.Sessions)
 	if d := res.Denied; d != nil {
 		fmt.Fprintf(w, "Put the inline policy %s on IAM user %s: every session issued to the user before %s is denied\n"+
@@ -101,15 +107,20 @@ func runRevoke(c *cli.Context) error {
 
 	fmt.Fprintln(w, "\nWhat remains to do:")
 	own := res.LatestExpiry.After(before) // revoke minted the MFA session that signed its IAM calls
-	switch {
+	switch d := res.Denied; {
+	case d != nil:
+		fmt.Fprintf(w, "  - Sessions already issued from the key are denied by the policy %s (issued before %s),\n"+
+			"    once AWS applies it; deactivating the key alone would not have ended them. When they have all\n"+
+			"    expired (36 hours at most), remove the policy with the command above.\n", d.Policy, d.Before.Format(time.RFC3339))
 	case !before.IsZero():
 		fmt.Fprintf(w, "  - Sessions already issued from the key stay valid until they expire; the last one broker had cached\n"+
-			"    expires at %s. Deactivating a key does not end them.\n", before.UTC().Format(time.RFC3339))
+			"    expires at %s. Deactivating a key does not end them: `broker revoke --sessions %s` denies them.\n",
+			before.UTC().Format(time.RFC3339), res.Profile)
 	default:
-		fmt.Fprintln(w, "  - Sessions already issued from the key stay valid until they expire (up to 36 hours);\n"+
-			"    broker had none cached. Deactivating a key does not end them.")
+		fmt.Fprintf(w, "  - Sessions already issued from the key stay valid until they expire (up to 36 hours);\n"+
+			"    broker had none cached. Deactivating a key does not end them: `broker revoke --sessions %s` denies them.\n", res.Profile)
 	}
-	if own {
+	if own && res.Denied == nil {
 		fmt.Fprintf(w, "  - To sign these IAM calls broker minted an MFA session from the key, valid until %s; it never left\n"+
 			"    broker and was dropped from the cache with the others.\n", res.LatestExpiry.UTC().Format(time.RFC3339))
 	}

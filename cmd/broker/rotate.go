@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/lifecycle"
@@ -67,6 +68,15 @@ func runRotate(c *cli.Context) error {
 		return withHint(err, "find what uses the key (%s in %s), move it to broker (`broker setup`) or to a key of its own, then rotate again; --force rotates anyway, and `broker keys activate` brings the old key back if something breaks",
 			inUse.Service, orUnknownRegion(inUse.Region))
 	}
+	var stored *lifecycle.StoredElsewhereError
+	if errors.As(err, &stored) {
+		return withHint(err, "the key is inactive, so %s does not work: store a working key for it (`broker add --force %s`) or remove it (`broker remove %s`), then rotate again",
+			profileNames(stored.Profiles), stored.Profiles[0], stored.Profiles[0])
+	}
+	var elsewhere *lifecycle.RotatingElsewhereError
+	if errors.As(err, &elsewhere) {
+		return withHint(err, "run `broker rotate %s` to finish or undo it; it replaces the key in every profile that holds it", elsewhere.Profile)
+	}
 	var unseen *lifecycle.UnseenUseError
 	if errors.As(err, &unseen) {
 		return unseenHint(unseen, name, key.AccessKeyID)
@@ -86,6 +96,9 @@ func runRotate(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "Rotated the access key of profile %q (IAM user %s): %s is in the keychain and works; %s is replaced.\n",
 		res.Profile, res.User, broker.MaskKeyID(res.NewKeyID), broker.MaskKeyID(res.OldKeyID))
+	if len(res.AlsoSwitched) > 0 {
+		fmt.Fprintf(w, "%s held the same key: the keychain holds the new key for %s too.\n", capitalize(profileNames(res.AlsoSwitched)), itOrThem(res.AlsoSwitched))
+	}
 	fmt.Fprintf(w, "Dropped %d cached session(s) of the old key; sessions already issued stay valid until they expire.\n", res.Sessions)
 	if res.OldDeleted {
 		fmt.Fprintf(w, "Deactivated and deleted the old key %s.\n", broker.MaskKeyID(res.OldKeyID))
@@ -148,6 +161,33 @@ func unseenHint(e *lifecycle.UnseenUseError, profile, id string) error {
 		return withHint(e, "a policy denies GetAccessKeyLastUsed without MFA: exempt it for one's own user as `broker policy` shows, so broker can ask before it uses the key; or %s", check)
 	}
 	return withHint(e, "%s", check)
+}
+
+// profileNames names profiles for a person: profile "a", profiles "a", "b".
+func profileNames(names []string) string {
+	return profileNoun(names) + " " + quotedList(names)
+}
+
+func profileNoun(names []string) string {
+	if len(names) == 1 {
+		return "profile"
+	}
+	return "profiles"
+}
+
+func itOrThem(names []string) string {
+	if len(names) == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func orUnknownRegion(r string) string {
