@@ -97,6 +97,15 @@ func iamAt(srv *moto.Server) func(broker.Creds) iamAPI {
 	}
 }
 
+// cacheSession mints and caches dev's MFA session, as any broker command
+// before would have: the use check then reads IAM through it, not with the key.
+func (w *keyWorld) cacheSession() {
+	w.t.Helper()
+	if _, err := w.b.Credentials(context.Background(), "dev"); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 // stored is the key the keychain holds for dev.
 func (w *keyWorld) stored() vault.Key {
 	w.t.Helper()

@@ -107,6 +107,7 @@ func TestRevokeFinishesInterruptedRotation(t *testing.T) {
 	w := newKeyWorld(t, "")
 	ctx := t.Context()
 	old := w.key.AccessKeyID
+	w.cacheSession()
 	_, err := w.b.Rotate(ctx, "dev", RotateOptions{afterStep: func(s string) error {
 		if s == stepSwitch {
 			return errCrash
