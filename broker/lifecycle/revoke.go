@@ -47,7 +47,7 @@ type RevokeResult struct {
 	Other        bool       // KeyID is not the profile's own key but User's
 	Denied       *Denial    // the sessions policy put (Sessions), nil if none
 	AlsoSwitched []string   // other profiles that held the key and now hold the replacement
-	StillStored  []string   // profiles whose keychain item still holds the revoked key
+	StillStored  []string   // other profiles whose keychain item still holds the revoked key
 }
 
 // Revoke deactivates the key behind profile name.
@@ -68,8 +68,8 @@ func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (
 		res, err = l.revoke(ctx, opts)
 	}
 	if err == nil {
-		// The key no longer works: whoever still stores it must hear so.
-		if res.StillStored, err = m.KeyProfiles(res.KeyID); err != nil {
+		// The key no longer works: whoever else still stores it must hear so.
+		if res.StillStored, err = m.holders(res.KeyID, l.Profile); err != nil {
 			return res, err
 		}
 	}
