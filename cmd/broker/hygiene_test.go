@@ -161,9 +161,11 @@ func TestPolicyCommand(t *testing.T) {
 		Permissions struct{ Statement []struct{ Action []string } } `json:"permissions"`
 		RequireMFA  struct {
 			Statement []struct {
-				Effect    string
-				NotAction []string
-				Condition map[string]map[string]string
+				Effect      string
+				Action      []string
+				NotAction   []string
+				NotResource string
+				Condition   map[string]map[string]string
 			}
 		} `json:"require_mfa"`
 	}
@@ -181,8 +183,15 @@ func TestPolicyCommand(t *testing.T) {
 		}
 	}
 	mfa := p.RequireMFA.Statement
-	if len(mfa) != 1 || mfa[0].Effect != "Deny" || !slices.Contains(mfa[0].NotAction, "sts:GetSessionToken") ||
+	if len(mfa) != 2 || mfa[0].Effect != "Deny" || !slices.Contains(mfa[0].NotAction, "sts:GetSessionToken") ||
 		mfa[0].Condition["BoolIfExists"]["aws:MultiFactorAuthPresent"] != "false" {
-		t.Errorf("the MFA statement: %+v", mfa)
+		t.Fatalf("the MFA statements: %+v", mfa)
+	}
+	// Without MFA, GetAccessKeyLastUsed (the use check's first call) on
+	// one's own keys only.
+	if !slices.Contains(mfa[0].NotAction, "iam:GetAccessKeyLastUsed") || mfa[1].Effect != "Deny" ||
+		!slices.Equal(mfa[1].Action, []string{"iam:GetAccessKeyLastUsed"}) || mfa[1].NotResource != "arn:aws:iam::*:user/${aws:username}" ||
+		mfa[1].Condition["BoolIfExists"]["aws:MultiFactorAuthPresent"] != "false" {
+		t.Errorf("the MFA statements: %+v", mfa)
 	}
 }
