@@ -26,6 +26,8 @@ import (
 //   - is signed with the profile's MFA session (IAM refuses session
 //     credentials minted without MFA), minted once per command, so one code
 //     serves a whole command even when the stored key changes half-way;
+//     the one exception is GetAccessKeyLastUsed on the profile's own key
+//     when no session is cached (usecheck.go), signed by the key itself;
 //   - names the user explicitly (the profile's own, found with
 //     GetCallerIdentity signed by the long-term key; or the one asked for,
 //     or the owner IAM names for a key), never relying on the caller being

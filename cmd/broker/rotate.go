@@ -30,7 +30,7 @@ func rotateCommand() *cli.Command {
 			yesFlag,
 			&cli.BoolFlag{Name: "keep-old", Hidden: true, Usage: "the default now: the old key is always kept, inactive"},
 			&cli.BoolFlag{Name: "delete-inactive", Usage: "with two keys, delete the other one if it is inactive"},
-			&cli.BoolFlag{Name: "force", Usage: "rotate even if something other than broker used the old key last"},
+			&cli.BoolFlag{Name: "force", Usage: "rotate even if something other than broker used the old key last, or that cannot be seen"},
 			mfaTokenFlag,
 		},
 		BashComplete: completeProfiles,
