@@ -57,7 +57,13 @@ func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (
 		return RevokeResult{}, err
 	}
 	defer unlock()
-	l, err := m.Open(ctx, name)
+	// Where the exposed key was last used, before broker's own calls hide
+	// it: the CloudTrail lookup printed starts there.
+	open := m.OpenWithOwnUse
+	if opts.KeyID != "" {
+		open = m.Open
+	}
+	l, err := open(ctx, name)
 	if err != nil {
 		return RevokeResult{}, err
 	}
