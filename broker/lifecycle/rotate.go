@@ -211,17 +211,22 @@ func (l *Session) rotate(ctx context.Context, opts RotateOptions) (RotateResult,
 	return l.start(ctx, opts, res)
 }
 
-// rotatingElsewhere refuses when another profile holding the same key has
-// the journal of an interrupted rotation: that one must finish first, or
-// the two would each create a key.
+// rotatingElsewhere refuses when another profile has the journal of an
+// interrupted rotation of this key (from it, or to it: the other profile
+// switched first): that one must finish first, or the two would each
+// create a key.
 func (l *Session) rotatingElsewhere() error {
-	others, err := l.m.holders(l.Key.AccessKeyID, l.Profile)
+	names, err := l.m.Vault.KeyProfiles()
 	if err != nil {
 		return err
 	}
-	for _, name := range others {
-		if _, err := l.m.Vault.Rotation(name); err == nil {
-			return &RotatingElsewhereError{Profile: name, KeyID: broker.MaskKeyID(l.Key.AccessKeyID)}
+	id := l.Key.AccessKeyID
+	for _, name := range names {
+		if name == l.Profile {
+			continue
+		}
+		if j, err := l.m.Vault.Rotation(name); err == nil && (j.OldKeyID == id || j.NewKey.AccessKeyID == id) {
+			return &RotatingElsewhereError{Profile: name, KeyID: broker.MaskKeyID(id)}
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/internal/moto"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -139,7 +140,7 @@ func TestKeysShowOwnKeyUse(t *testing.T) {
 // refuses to delete the old key while a profile still stores it.
 func TestRotateEveryHolder(t *testing.T) {
 	t.Parallel()
-	w := newKeyWorld(t, "")
+	w := newKeyWorld(t, "[profile ivan]\nregion = eu-west-1\nmfa_serial = arn:aws:iam::"+moto.DefaultAccountID+":mfa/"+testUser+"\n")
 	ctx := t.Context()
 	if err := w.b.Vault.SetKey("ivan", w.key); err != nil {
 		t.Fatal(err)
@@ -153,6 +154,11 @@ func TestRotateEveryHolder(t *testing.T) {
 	}})
 	if !errors.Is(err, errCrash) {
 		t.Fatal(err)
+	}
+	// ivan still holds the old key: rotating it now would make a third.
+	var elsewhere *RotatingElsewhereError
+	if _, err := w.b.Rotate(ctx, "ivan", RotateOptions{Force: true}); !errors.As(err, &elsewhere) || elsewhere.Profile != "dev" {
+		t.Fatalf("rotate of ivan while dev's rotation of the same key is interrupted: %v", err)
 	}
 	res, err := w.b.Rotate(ctx, "dev", RotateOptions{})
 	if err != nil || !slices.Equal(res.AlsoSwitched, []string{"ivan"}) {
