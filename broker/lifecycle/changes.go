@@ -46,7 +46,7 @@ type KeyChangeError struct {
 
 func (e *KeyChangeError) Error() string {
 	if len(e.Stored) > 0 {
-		return fmt.Sprintf("not going to %s key %s of IAM user %q: the keychain holds it for %s", e.Action, e.KeyID, e.User, profileList(e.Stored))
+		return fmt.Sprintf("not going to %s key %s of IAM user %q: the keychain holds it for %s", e.Action, e.KeyID, e.User, ProfileList(e.Stored))
 	}
 	if e.User == "" {
 		return fmt.Sprintf("not going to %s key %s: %v", e.Action, e.KeyID, e.Err)

@@ -138,7 +138,7 @@ type StoredElsewhereError struct {
 
 func (e *StoredElsewhereError) Error() string {
 	return fmt.Sprintf("the inactive key %s that would be deleted to free a slot is still stored for %s; nothing changed",
-		e.KeyID, profileList(e.Profiles))
+		e.KeyID, ProfileList(e.Profiles))
 }
 
 // RotatingElsewhereError refuses to rotate a key whose rotation under
@@ -152,8 +152,8 @@ func (e *RotatingElsewhereError) Error() string {
 	return fmt.Sprintf("a rotation of the key %s was interrupted under profile %q, which holds it too; nothing changed", e.KeyID, e.Profile)
 }
 
-// profileList names profiles for a person: profile "a", profiles "a", "b".
-func profileList(names []string) string {
+// ProfileList names profiles for a person: profile "a", profiles "a", "b".
+func ProfileList(names []string) string {
 	quoted := make([]string, len(names))
 	for i, n := range names {
 		quoted[i] = fmt.Sprintf("%q", n)

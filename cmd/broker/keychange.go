@@ -96,7 +96,7 @@ func runKeyChange(c *cli.Context, action lifecycle.KeyAction) error {
 		fmt.Fprintf(c.App.ErrWriter, "Removed it from the keychain: profile %q has no key now (store one with `broker add %s`).\n", l.Profile, l.Profile)
 	}
 	if len(ch.StillStored) > 0 && action != lifecycle.ActionActivate {
-		fmt.Fprintf(c.App.ErrWriter, "warning: the keychain still holds this key for %s, which no longer works: store a working key there with `broker add`.\n", profileNames(ch.StillStored))
+		fmt.Fprintf(c.App.ErrWriter, "warning: the keychain still holds this key for %s, which no longer works: store a working key there with `broker add`.\n", lifecycle.ProfileList(ch.StillStored))
 	}
 	return nil
 }
@@ -109,7 +109,12 @@ func keyChangeHint(err error, profile, id string) error {
 	case errors.Is(err, lifecycle.ErrKeyInUse):
 		return withHint(err, "`broker rotate %s` replaces it without downtime; pass --force to go ahead anyway (the profile then has no working key)", profile)
 	case errors.Is(err, lifecycle.ErrKeyStored):
-		return withHint(err, "that profile stops working without it: `broker rotate` of it replaces the key everywhere it is stored; pass --force to go ahead anyway")
+		var change *lifecycle.KeyChangeError
+		if errors.As(err, &change) && len(change.Stored) > 0 {
+			other := change.Stored[0]
+			return withHint(err, "give profile %q another key first (`broker add --force %s`, or `broker rotate %s`, which replaces the key everywhere it is stored) or remove it (`broker remove %s`); --force goes ahead anyway", other, other, other, other)
+		}
+		return err
 	case errors.Is(err, lifecycle.ErrKeyNotUsers):
 		return withHint(err, "`broker keys %s` lists the user's keys (--user NAME another user's)", profile)
 	case errors.Is(err, lifecycle.ErrNoOwner):

@@ -85,10 +85,10 @@ func runRevoke(c *cli.Context) error {
 		fmt.Fprintf(w, "Profile %q now uses a new key %s, checked and in the keychain.\n", res.Profile, broker.MaskKeyID(res.NewKeyID))
 	}
 	if len(res.AlsoSwitched) > 0 {
-		fmt.Fprintf(w, "%s held the same key: the keychain holds the new key for %s too.\n", capitalize(profileNames(res.AlsoSwitched)), itOrThem(res.AlsoSwitched))
+		fmt.Fprintf(w, "%s held the same key: the keychain holds the new key for %s too.\n", capitalize(lifecycle.ProfileList(res.AlsoSwitched)), itOrThem(res.AlsoSwitched))
 	}
 	if len(res.StillStored) > 0 {
-		fmt.Fprintf(w, "warning: the keychain still holds the revoked key for %s, which no longer works: store a working key there with `broker add`.\n", profileNames(res.StillStored))
+		fmt.Fprintf(w, "warning: the keychain still holds the revoked key for %s, which no longer works: store a working key there with `broker add`.\n", lifecycle.ProfileList(res.StillStored))
 	}
 	fmt.Fprintf(w, "Dropped %d cached session(s) minted from it: broker no longer hands them out.\n", res.Sessions)
 	if d := res.Denied; d != nil {

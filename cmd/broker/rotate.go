@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/lifecycle"
@@ -71,7 +70,7 @@ func runRotate(c *cli.Context) error {
 	var stored *lifecycle.StoredElsewhereError
 	if errors.As(err, &stored) {
 		return withHint(err, "the key is inactive, so %s does not work: store a working key for it (`broker add --force %s`) or remove it (`broker remove %s`), then rotate again",
-			profileNames(stored.Profiles), stored.Profiles[0], stored.Profiles[0])
+			lifecycle.ProfileList(stored.Profiles), stored.Profiles[0], stored.Profiles[0])
 	}
 	var elsewhere *lifecycle.RotatingElsewhereError
 	if errors.As(err, &elsewhere) {
@@ -97,7 +96,7 @@ func runRotate(c *cli.Context) error {
 	fmt.Fprintf(w, "Rotated the access key of profile %q (IAM user %s): %s is in the keychain and works; %s is replaced.\n",
 		res.Profile, res.User, broker.MaskKeyID(res.NewKeyID), broker.MaskKeyID(res.OldKeyID))
 	if len(res.AlsoSwitched) > 0 {
-		fmt.Fprintf(w, "%s held the same key: the keychain holds the new key for %s too.\n", capitalize(profileNames(res.AlsoSwitched)), itOrThem(res.AlsoSwitched))
+		fmt.Fprintf(w, "%s held the same key: the keychain holds the new key for %s too.\n", capitalize(lifecycle.ProfileList(res.AlsoSwitched)), itOrThem(res.AlsoSwitched))
 	}
 	fmt.Fprintf(w, "Dropped %d cached session(s) of the old key; sessions already issued stay valid until they expire.\n", res.Sessions)
 	if res.OldDeleted {
@@ -161,33 +160,6 @@ func unseenHint(e *lifecycle.UnseenUseError, profile, id string) error {
 		return withHint(e, "a policy denies GetAccessKeyLastUsed without MFA: exempt it for one's own user as `broker policy` shows, so broker can ask before it uses the key; or %s", check)
 	}
 	return withHint(e, "%s", check)
-}
-
-// profileNames names profiles for a person: profile "a", profiles "a", "b".
-func profileNames(names []string) string {
-	return profileNoun(names) + " " + quotedList(names)
-}
-
-func profileNoun(names []string) string {
-	if len(names) == 1 {
-		return "profile"
-	}
-	return "profiles"
-}
-
-func itOrThem(names []string) string {
-	if len(names) == 1 {
-		return "it"
-	}
-	return "them"
-}
-
-func quotedList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return strings.Join(q, ", ")
 }
 
 func orUnknownRegion(r string) string {
