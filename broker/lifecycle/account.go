@@ -188,6 +188,10 @@ func (l *Session) userKeys(ctx context.Context, user string, rows map[string]rep
 	for i := range keys {
 		k := &keys[i]
 		tags.describe(k)
+		if l.own != nil && l.own.key.ID == k.ID {
+			_ = l.lastUsed(ctx, k) // read before the report, which broker's own calls made stale
+			continue
+		}
 		if rk, ok := row.slotOf(i, k.Created); inReport && ok && (rk.LastUsed == nil || rk.Service != "") {
 			k.LastUsed, k.LastService, k.LastRegion = rk.LastUsed, rk.Service, rk.Region
 			continue

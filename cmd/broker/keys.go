@@ -110,11 +110,7 @@ func runKeys(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "warning: access key %s is %d days old, over the %d-day limit: %s\n",
 			k.ID, k.AgeDays, list.MaxAgeDays, advice)
 	}
-	for _, k := range list.Keys {
-		if k.UseUnseen != "" {
-			fmt.Fprintf(c.App.ErrWriter, "note: where access key %s was last used before this command is unknown: %s.\n", k.ID, k.UseUnseen)
-		}
-	}
+	noteUnseen(c.App.ErrWriter, list.Keys)
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, list)
 	}
@@ -190,7 +186,7 @@ func runAccountKeys(c *cli.Context) (bool, error) {
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	l, err := m.Open(ctx, name)
+	l, err := m.OpenWithOwnUse(ctx, name) // the keychain's key's use, before broker's own calls hide it
 	if err != nil {
 		return false, err
 	}
@@ -203,6 +199,7 @@ func runAccountKeys(c *cli.Context) (bool, error) {
 	if list.NoReport != "" {
 		fmt.Fprintf(stderr, "warning: no credential report (%s): last use asked key by key, and the root user's keys are not checked\n", list.NoReport)
 	}
+	noteUnseen(stderr, list.Keys)
 	counts := map[string]int{}
 	for _, k := range list.Keys {
 		for _, f := range k.Flags {
@@ -269,6 +266,15 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// noteUnseen says why a key's last use is shown as unknown.
+func noteUnseen(w io.Writer, keys []lifecycle.AccessKey) {
+	for _, k := range keys {
+		if k.UseUnseen != "" {
+			fmt.Fprintf(w, "note: where access key %s was last used before this command is unknown: %s.\n", k.ID, k.UseUnseen)
+		}
+	}
 }
 
 // statusText is the key's status, and when rotate left it inactive.
