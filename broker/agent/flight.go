@@ -2,6 +2,7 @@ package agent
 
 import (
 	"slices"
+	"time"
 
 	"github.com/broker-dev/broker/broker/agent/wire"
 )
@@ -13,8 +14,11 @@ import (
 // with put, and every waiter gets it. A minter that fails or goes away
 // (killed, Ctrl-C) passes the flight to the next waiter, which mints in turn.
 
-// get answers a get request, waiting while another client mints.
-func (s *Server) get(cl *client, req wire.Request, gone <-chan struct{}) (wire.Response, bool) {
+// get answers a get request, waiting while another client mints. A
+// version 2 client is sent a keep-alive ("wait") at once and then every
+// s.KeepAliveEvery meanwhile, so it can tell a long flight from an agent
+// that does not answer; keepAlive sends one, false when it cannot.
+func (s *Server) get(cl *client, req wire.Request, gone <-chan struct{}, keepAlive func() bool) (wire.Response, bool) {
 	s.mu.Lock()
 	if a, ok := s.answers[req.Key]; ok {
 		if a.Usable(s.now()) {
@@ -38,11 +42,25 @@ func (s *Server) get(cl *client, req wire.Request, gone <-chan struct{}) (wire.R
 	f.waiters = append(f.waiters, w)
 	s.mu.Unlock()
 
-	select {
-	case resp := <-w.ch:
-		return resp, true
-	case <-gone:
-	case <-s.stopped:
+	var tick <-chan time.Time
+	alive := true
+	if req.Version >= 2 {
+		t := time.NewTicker(s.keepAliveEvery())
+		defer t.Stop()
+		tick = t.C
+		alive = keepAlive()
+	}
+	for alive {
+		select {
+		case resp := <-w.ch:
+			return resp, true
+		case <-tick:
+			alive = keepAlive()
+		case <-gone:
+			alive = false
+		case <-s.stopped:
+			alive = false
+		}
 	}
 	// Gone while waiting: out of the queue, or, if the flight passed to it
 	// meanwhile, on to the next (leave does that for minting keys).

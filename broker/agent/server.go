@@ -49,8 +49,19 @@ type Server struct {
 	Now  func() time.Time     // clock; time.Now when nil
 	Logf func(string, ...any) // diagnostics, never a secret; silent when nil
 	// CheckEvery is how often the agent checks that its folder and socket
-	// are still the private ones it made; 1s when 0.
+	// are still the private ones it made, and the generation; 1s when 0.
 	CheckEvery time.Duration
+	// KeepAliveEvery is how often a waiting version 2 client is told to
+	// keep waiting; wire.KeepAliveEvery when 0.
+	KeepAliveEvery time.Duration
+	// Generation is the generation file (wire.GenerationPath) of the
+	// clients that started the agent: when it changes, a command changed
+	// keys or sessions, perhaps talking to another agent of the user, and
+	// this one drops what it holds ("" watches nothing). Answers kept
+	// under the old generation would never be asked for again anyway (it
+	// is in their key); dropping them keeps no removed key's session in
+	// memory.
+	Generation string
 
 	mu       sync.Mutex
 	answers  map[string]wire.Credentials
@@ -83,6 +94,13 @@ func (s *Server) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+func (s *Server) keepAliveEvery() time.Duration {
+	if s.KeepAliveEvery > 0 {
+		return s.KeepAliveEvery
+	}
+	return wire.KeepAliveEvery
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -153,13 +171,22 @@ func (s *Server) watch(intact func() error) {
 	tick := min(max(s.Idle/10, 10*time.Millisecond), every)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	gen := s.readGeneration()
 	for {
 		select {
 		case <-s.stopped:
 			return
 		case <-t.C:
 		}
+		newGen := s.readGeneration()
 		s.mu.Lock()
+		if newGen != gen {
+			gen = newGen
+			if n := len(s.answers); n > 0 {
+				s.answers = map[string]wire.Credentials{}
+				s.logf("the generation changed: dropped %d answer(s)", n)
+			}
+		}
 		now := s.now()
 		s.purge(now)
 		if len(s.answers) > 0 || len(s.flights) > 0 || s.conns > 0 {
@@ -178,6 +205,19 @@ func (s *Server) watch(intact func() error) {
 			return
 		}
 	}
+}
+
+// readGeneration is the generation file's content, or what kept it from
+// being read: either way, a change from one tick to the next.
+func (s *Server) readGeneration() string {
+	if s.Generation == "" {
+		return ""
+	}
+	b, err := os.ReadFile(s.Generation)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return string(b)
 }
 
 // purge drops answers that may no longer be handed out. s.mu is held.
@@ -238,7 +278,11 @@ func (s *Server) serve(c *net.UnixConn) {
 		case <-s.stopped:
 			return
 		case req := <-reqs:
-			resp, ok := s.handle(cl, req, gone)
+			keepAlive := func() bool {
+				_ = c.SetWriteDeadline(time.Now().Add(writeTimeout))
+				return enc.Encode(wire.Response{Status: wire.StatusWait}) == nil
+			}
+			resp, ok := s.handle(cl, req, gone, keepAlive)
 			if !ok {
 				return
 			}
@@ -267,10 +311,10 @@ func (s *Server) leave(cl *client) {
 }
 
 // handle answers req; ok false means the client went away meanwhile.
-func (s *Server) handle(cl *client, req wire.Request, gone <-chan struct{}) (resp wire.Response, ok bool) {
+func (s *Server) handle(cl *client, req wire.Request, gone <-chan struct{}, keepAlive func() bool) (resp wire.Response, ok bool) {
 	switch req.Op {
 	case wire.OpGet:
-		return s.get(cl, req, gone)
+		return s.get(cl, req, gone, keepAlive)
 	case wire.OpPut:
 		return s.put(cl, req), true
 	case wire.OpFail:

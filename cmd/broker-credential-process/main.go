@@ -14,6 +14,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"time"
@@ -27,26 +28,39 @@ const askTimeout = 2 * time.Second
 
 func main() {
 	args := os.Args[1:]
+	env := os.Environ()
 	if len(args) == 1 && args[0] != "" && !strings.HasPrefix(args[0], "-") && wire.Enabled(os.Getenv) {
-		if answered, err := warm(args[0]); answered {
+		answered, err := warm(args[0])
+		if answered {
 			if err != nil {
 				os.Stderr.WriteString("broker: writing the credentials: " + err.Error() + "\n")
 				os.Exit(1)
 			}
 			return
 		}
+		if errors.Is(err, wire.ErrUnresponsive) {
+			// Said once, here: broker export takes the direct path
+			// without asking the agent again.
+			os.Stderr.WriteString("broker: the agent does not answer; taking the direct path\n" +
+				"hint: if you stopped it, `kill -CONT` it; else end it, or set BROKER_AGENT=off\n")
+			env = append(env, "BROKER_AGENT=off")
+		}
 	}
-	os.Exit(handOver(append([]string{"export"}, args...)))
+	os.Exit(handOver(append([]string{"export"}, args...), env))
 }
 
 // warm prints the agent's answer for profile; answered false means it has
-// none and nothing was written.
+// none (err is then why, when it is worth saying) and nothing was written.
 func warm(profile string) (answered bool, err error) {
 	dir, err := wire.Dir()
 	if err != nil {
 		return false, nil
 	}
-	key, err := wire.Key(dir, profile, os.Environ())
+	gen, err := wire.GenerationPath()
+	if err != nil {
+		return false, nil
+	}
+	key, err := wire.Key(gen, profile, os.Environ())
 	if err != nil {
 		return false, nil
 	}
@@ -55,9 +69,9 @@ func warm(profile string) (answered bool, err error) {
 		return false, nil
 	}
 	defer conn.Close()
-	resp, err := conn.Do(wire.Request{Op: wire.OpGet, Key: key}, askTimeout)
-	if err != nil || resp.Status != wire.StatusHit || !resp.Creds.Usable(time.Now()) {
-		return false, nil
+	answer, err := conn.Get(key, false, askTimeout, askTimeout, time.Now)
+	if err != nil || answer.Creds == nil {
+		return false, err
 	}
-	return true, wire.WriteDocument(os.Stdout, *resp.Creds)
+	return true, wire.WriteDocument(os.Stdout, *answer.Creds)
 }

@@ -82,7 +82,8 @@ func agentForeground(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s := &agent.Server{Dir: dir, Idle: idle, Logf: logger.Printf}
+	gen, _ := wire.GenerationPath() // none: no client can make a key either
+	s := &agent.Server{Dir: dir, Idle: idle, Logf: logger.Printf, Generation: gen}
 	err = s.Run(ctx)
 	if errors.Is(err, agent.ErrRunning) {
 		return withHint(err, "`broker agent status` shows it; `broker agent stop` stops it")

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -29,7 +31,7 @@ const (
 // the direct path's, handed to the agent when it chose this process.
 func credentials(c *cli.Context, ctx context.Context, name string) (broker.Credentials, error) {
 	debugf := debugLogger(c)
-	answer, fl := askAgent(ctx, name, debugf)
+	answer, fl := askAgent(ctx, name, debugf, c.App.ErrWriter)
 	if answer != nil {
 		return *answer, nil
 	}
@@ -53,7 +55,7 @@ type agentFlight struct {
 
 // askAgent returns the agent's answer for name, or else the flight this
 // process mints for it (nil when the agent cannot take part).
-func askAgent(ctx context.Context, name string, debugf func(string, ...any)) (*broker.Credentials, *agentFlight) {
+func askAgent(ctx context.Context, name string, debugf func(string, ...any), stderr io.Writer) (*broker.Credentials, *agentFlight) {
 	if !wire.Enabled(os.Getenv) {
 		return nil, nil
 	}
@@ -62,7 +64,12 @@ func askAgent(ctx context.Context, name string, debugf func(string, ...any)) (*b
 		debugf("agent: not asked: %v", err)
 		return nil, nil
 	}
-	key, err := wire.Key(dir, name, os.Environ())
+	gen, err := wire.GenerationPath()
+	if err != nil {
+		debugf("agent: not asked: %v", err)
+		return nil, nil
+	}
+	key, err := wire.Key(gen, name, os.Environ())
 	if err != nil {
 		debugf("agent: not asked: %v", err)
 		return nil, nil
@@ -80,26 +87,39 @@ func askAgent(ctx context.Context, name string, debugf func(string, ...any)) (*b
 		}
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	resp, err := conn.Do(wire.Request{Op: wire.OpGet, Key: key, Mint: true}, flightWait)
+	answer, err := conn.Get(key, true, wire.IdleLimit, flightWait, time.Now)
 	stop()
 	switch {
+	case errors.Is(err, wire.ErrUnresponsive):
+		conn.Close()
+		warnUnresponsive(stderr)
+		return nil, nil
 	case err != nil:
 		conn.Close()
 		debugf("agent: %v; taking the direct path", err)
 		return nil, nil
-	case resp.Status == wire.StatusHit && resp.Creds != nil:
+	case answer.Creds != nil:
 		conn.Close()
-		debugf("agent: answered for profile %q, until %s", name, resp.Creds.Expiration.Format(time.RFC3339))
-		cr := resp.Creds
+		cr := answer.Creds
+		debugf("agent: answered for profile %q, until %s", name, cr.Expiration.Format(time.RFC3339))
 		return &broker.Credentials{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey,
 			SessionToken: cr.SessionToken, Expiration: cr.Expiration, Region: cr.Region}, nil
-	case resp.Status == wire.StatusMint:
+	case answer.Mint:
 		debugf("agent: this process mints profile %q's answer", name)
 		return nil, &agentFlight{conn: conn, key: key, debugf: debugf}
 	}
 	conn.Close()
-	debugf("agent: unexpected answer %q; taking the direct path", resp.Status)
+	debugf("agent: no answer; taking the direct path")
 	return nil, nil
+}
+
+// warnUnresponsive says, once per call, that the agent accepted the
+// connection but did not answer (stopped with SIGSTOP, hung), and that the
+// call takes the direct path: it works, at the cost of the keychain.
+func warnUnresponsive(stderr io.Writer) {
+	fmt.Fprintf(stderr, "broker: the agent at %s does not answer; taking the direct path\n"+
+		"hint: if you stopped it, `kill -CONT` it; else end it (`broker agent status` names it once it answers), or set BROKER_AGENT=off\n",
+		agentSocket())
 }
 
 // done hands the direct path's answer to the agent, or passes the flight
@@ -129,11 +149,11 @@ func agentSocket() string {
 	return filepath.Join(dir, wire.SocketName)
 }
 
-// agentEnv is the agent's whole environment: where its folder is, and no
-// more. It reads no config and no keychain, and must not start a D-Bus.
+// agentEnv is the agent's whole environment: where its folder and the
+// generation are, and no more. It reads no config and no keychain, and must not start a D-Bus.
 func agentEnv(idle string) []string {
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=disabled:", intermediateVar + "=1"}
-	for _, name := range []string{"XDG_RUNTIME_DIR", "TMPDIR", "HOME", "XDG_CACHE_HOME", idleVar} {
+	for _, name := range []string{"XDG_RUNTIME_DIR", "TMPDIR", "HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", idleVar} {
 		if v, ok := os.LookupEnv(name); ok {
 			env = append(env, name+"="+v)
 		}
@@ -144,9 +164,12 @@ func agentEnv(idle string) []string {
 	return env
 }
 
-// changesKeys wraps a command that changes keys or sessions: the agent's
-// generation is marked as changing before it runs and renewed after, and a
-// running agent drops what it holds both times (see wire.BeginChange).
+// changesKeys wraps a command that changes keys or sessions: the
+// generation is marked as changing before it runs and renewed after, and
+// the agents this user may run drop what they hold both times (see
+// wire.BeginChange). The generation is in the user's config folder, beside
+// the backend record, so every agent's clients see the change, whatever
+// runtime folder they use; the agents themselves watch it too.
 func changesKeys(cmd *cli.Command) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
@@ -154,29 +177,44 @@ func changesKeys(cmd *cli.Command) *cli.Command {
 		if !wire.Supported {
 			return action(c)
 		}
-		dir, err := wire.Dir()
+		gen, err := wire.GenerationPath()
 		if err != nil {
-			// No private runtime folder: no agent can be reached either.
+			// No config folder: no client can make a key, so none uses an agent.
 			debugf("agent: %v", err)
 			return action(c)
 		}
-		if err := wire.BeginChange(dir); err != nil {
+		if err := wire.BeginChange(gen); err != nil {
 			debugf("agent: marking a change: %v", err)
 		}
-		invalidateAgent(debugf)
+		invalidateAgents(debugf)
 		defer func() {
-			if err := wire.EndChange(dir); err != nil {
+			if err := wire.EndChange(gen); err != nil {
 				debugf("agent: ending a change: %v", err)
 			}
-			invalidateAgent(debugf)
+			invalidateAgents(debugf)
 		}()
 		return action(c)
 	}
 	return cmd
 }
 
-func invalidateAgent(debugf func(string, ...any)) {
-	if _, err := agentRequest(wire.Request{Op: wire.OpInvalidate}); err != nil && !errors.Is(err, wire.ErrNotRunning) {
-		debugf("agent: invalidating: %v", err)
+// invalidateAgents tells the agents this user's processes usually reach
+// (this runtime folder's, and those of the other runtime folders broker
+// chooses from, wire.AgentDirs) to drop what they hold at once. An agent
+// elsewhere (another XDG_RUNTIME_DIR) drops it within a second of the
+// generation's change.
+func invalidateAgents(debugf func(string, ...any)) {
+	for _, dir := range wire.AgentDirs() {
+		conn, err := wire.Dial(dir)
+		if err != nil {
+			if !errors.Is(err, wire.ErrNotRunning) {
+				debugf("agent: invalidating %s: %v", dir, err)
+			}
+			continue
+		}
+		if _, err := conn.Do(wire.Request{Op: wire.OpInvalidate}, 2*time.Second); err != nil {
+			debugf("agent: invalidating %s: %v", dir, err)
+		}
+		conn.Close()
 	}
 }

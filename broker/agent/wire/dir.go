@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 
 	"github.com/broker-dev/broker/internal/rundir"
 )
@@ -152,4 +154,40 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// AgentDirs are the agent folders this user's processes usually use: Dir's,
+// and those of the other runtime folders broker chooses from in another
+// environment ($XDG_RUNTIME_DIR/broker, /run/user/UID/broker, broker-UID in
+// the temp folder or /tmp, the cache folder's): a cron job or an `su` login
+// without XDG_RUNTIME_DIR uses the temp folder's. Commands that change keys
+// tell each running agent found there to drop what it holds. Only Dir's is
+// created; the others are listed when they exist.
+func AgentDirs() []string {
+	var dirs []string
+	add := func(runDir string, mustExist bool) {
+		dir := filepath.Join(runDir, "agent")
+		if mustExist {
+			if _, err := os.Lstat(dir); err != nil {
+				return
+			}
+		}
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	if dir, err := Dir(); err == nil {
+		add(filepath.Dir(dir), false)
+	}
+	uid := os.Getuid()
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		add(filepath.Join(xdg, "broker"), true)
+	}
+	add(filepath.Join("/run/user", strconv.Itoa(uid), "broker"), true)
+	add(filepath.Join(os.TempDir(), fmt.Sprintf("broker-%d", uid)), true)
+	add(filepath.Join("/tmp", fmt.Sprintf("broker-%d", uid)), true)
+	if cache, err := os.UserCacheDir(); err == nil {
+		add(filepath.Join(cache, "broker", "run"), true)
+	}
+	return dirs
 }

@@ -10,25 +10,55 @@ import (
 	"strings"
 )
 
-// The generation file in the agent's folder holds a random word that every
-// command changing keys or sessions (add, rotate, revoke, remove, import,
-// clear, keys) renews, and Key covers. It holds nothing secret. It works
-// even when the agent is not running or misses the command's message: an
-// answer kept under the old generation is never asked for again.
+// The generation file holds a random word that every command changing keys
+// or sessions (add, rotate, revoke, remove, import, clear, keys) renews, and
+// Key covers. It holds nothing secret. It works even when no agent runs or
+// an agent misses the command's message: an answer kept under the old
+// generation is never asked for again.
+//
+// It lives beside the backend record (vault.RecordPath), in broker's folder
+// under the user's config folder, not in an agent's runtime folder: every
+// process of the user that finds the keychain through the same record reads
+// the same generation, whatever runtime folder (and so whatever agent) it
+// uses. A cron job or an `su` login without XDG_RUNTIME_DIR reaches another
+// agent (in the temp folder) than the desktop's, and a key removed from one
+// must be gone from both.
 //
 // While such a command runs, the file says "changing PID WORD": clients then
 // leave the agent out (ErrBusy) until the command writes a new word. If the
 // command is killed first, its marker stays; once that process is gone the
 // marker is an ordinary generation, since no answer was kept under it while
 // the command ran.
-const generationName = "generation"
+const generationName = "agent-generation"
 
 const changingPrefix = "changing "
 
-// Generation reads the generation in dir ("" before the first change), or
-// ErrBusy while a change is under way.
-func Generation(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, generationName))
+// GenerationPath is the generation file of this user: "agent-generation"
+// in broker's folder under os.UserConfigDir ($XDG_CONFIG_HOME/broker or
+// ~/.config/broker on Linux), where the backend record is.
+func GenerationPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the folder for broker's settings: %w", err)
+	}
+	return filepath.Join(dir, "broker", generationName), nil
+}
+
+// Generation reads the generation at path ("" before the first change), or
+// ErrBusy while a change is under way. A file that is a link or another
+// user's is ErrUnsafe: nobody else may choose which answers are found.
+func Generation(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := private(path, fi, 0, 0o644); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -45,27 +75,31 @@ func Generation(dir string) (string, error) {
 	return gen, nil
 }
 
-// BeginChange marks a change of keys or sessions under way; EndChange ends
-// it with a new generation. Both create the agent's folder when missing
-// (with EnsureDir's checks), since an agent started meanwhile must see them.
-func BeginChange(dir string) error {
-	return writeGeneration(dir, fmt.Sprintf("%s%d %s", changingPrefix, os.Getpid(), randomHex(16)))
+// BeginChange marks a change of keys or sessions under way at path (see
+// GenerationPath); EndChange ends it with a new generation. Both create
+// the folder when missing.
+func BeginChange(path string) error {
+	return writeGeneration(path, fmt.Sprintf("%s%d %s", changingPrefix, os.Getpid(), randomHex(16)))
 }
 
-// EndChange writes a new generation.
-func EndChange(dir string) error {
-	return writeGeneration(dir, randomHex(16))
+// EndChange writes a new generation at path.
+func EndChange(path string) error {
+	return writeGeneration(path, randomHex(16))
 }
 
-func writeGeneration(dir, gen string) error {
-	if err := EnsureDir(dir); err != nil {
+func writeGeneration(path, gen string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := checkParent(dir); err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, generationName+"."+randomHex(6)+".tmp")
+	tmp := path + "." + randomHex(6) + ".tmp"
 	if err := os.WriteFile(tmp, []byte(gen), 0o600); err != nil {
 		return fmt.Errorf("writing the agent's generation: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, generationName)); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing the agent's generation: %w", err)
 	}

@@ -14,15 +14,29 @@ import (
 
 // keyVersion changes whenever what Key covers changes, so an agent of
 // another version never serves an answer keyed the old way.
-const keyVersion = "broker-agent-key-2"
+const keyVersion = "broker-agent-key-3"
 
+// The environment an answer depends on: the one list that decides it, for
+// Key and for TestKeyCoversEveryVariableBrokerReads, which fails when any
+// code of broker's reads a variable that Covers does not cover, unless that
+// test lists it with the reason it cannot change an answer.
+//
 // keyEnvExact are the variables, besides the prefixes in keyEnvPrefixes,
-// that choose the profile's config, region, endpoints or keychain: a change
-// in any of them gives another key.
+// that choose the profile's config, the plan made of it (aws-vault's
+// variables), its region, endpoints or keychain.
 var keyEnvExact = []string{
-	"AWS_CONFIG_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "HOME",
+	// the config, and where the keychain's record is
+	"AWS_CONFIG_FILE", "HOME", "XDG_CONFIG_HOME",
+	// the region and endpoints
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 	"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_CA_BUNDLE",
-	"DBUS_SESSION_BUS_ADDRESS", "PASSWORD_STORE_DIR", "YKMAN_OATH_CREDENTIAL_NAME",
+	// aws-vault's variables, over the config (broker.Plan)
+	"AWS_MFA_SERIAL", "AWS_ASSUME_ROLE_TTL", "AWS_SESSION_TOKEN_TTL", "AWS_CHAINED_SESSION_TOKEN_TTL",
+	"AWS_SESSION_TAGS", "AWS_TRANSITIVE_TAGS", "AWS_SOURCE_IDENTITY",
+	// the keychain: the session bus (found in XDG_RUNTIME_DIR when
+	// DBUS_SESSION_BUS_ADDRESS is unset), pass's store and gpg's keys
+	"DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "PASSWORD_STORE_DIR", "GNUPGHOME",
+	"YKMAN_OATH_CREDENTIAL_NAME",
 }
 
 var keyEnvPrefixes = []string{"AWS_ENDPOINT_URL", "BROKER_"}
@@ -30,6 +44,31 @@ var keyEnvPrefixes = []string{"AWS_ENDPOINT_URL", "BROKER_"}
 // keyEnvIgnored are BROKER_ variables that say how to reach the agent, not
 // what the answer is.
 var keyEnvIgnored = []string{"BROKER_AGENT", "BROKER_AGENT_IDLE"}
+
+// Covers reports whether Key covers the environment variable name: a
+// change of its value gives another key.
+func Covers(name string) bool {
+	if slices.Contains(keyEnvIgnored, name) {
+		return false
+	}
+	return slices.Contains(keyEnvExact, name) || hasAnyPrefix(name, keyEnvPrefixes)
+}
+
+// CoversPrefix reports whether Key covers every variable whose name starts
+// with prefix (as AWS_ENDPOINT_URL_ + a service's name).
+func CoversPrefix(prefix string) bool {
+	for _, p := range keyEnvPrefixes {
+		if strings.HasPrefix(prefix, p) {
+			for _, ign := range keyEnvIgnored {
+				if strings.HasPrefix(ign, prefix) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
 
 // ErrBusy means a command that changes keys or sessions is running (see
 // BeginChange): until it ends, no answer may come from the agent.
@@ -39,10 +78,11 @@ var ErrBusy = errors.New("a broker command is changing keys or sessions")
 // covers the profile's name, the AWS config file (its resolved path, its
 // identity and a hash of its content), the environment that chooses the
 // config, region, endpoints and keychain, and the generation that every
-// command changing keys or sessions renews (see BeginChange). When any of
-// them changes, the key does, and the agent's old answer is never found.
-func Key(dir, profile string, environ []string) (string, error) {
-	gen, err := Generation(dir)
+// command changing keys or sessions renews, read at genPath (see
+// GenerationPath). When any of them changes, the key does, and the agent's
+// old answer is never found.
+func Key(genPath, profile string, environ []string) (string, error) {
+	gen, err := Generation(genPath)
 	if err != nil {
 		return "", err
 	}
@@ -75,11 +115,7 @@ func Key(dir, profile string, environ []string) (string, error) {
 func keyEnv(environ []string) []string {
 	var env []string
 	for _, kv := range environ {
-		name, _, ok := strings.Cut(kv, "=")
-		if !ok || slices.Contains(keyEnvIgnored, name) {
-			continue
-		}
-		if slices.Contains(keyEnvExact, name) || hasAnyPrefix(name, keyEnvPrefixes) {
+		if name, _, ok := strings.Cut(kv, "="); ok && Covers(name) {
 			env = append(env, kv)
 		}
 	}

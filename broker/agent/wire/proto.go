@@ -16,6 +16,12 @@ const MinRemaining = 15 * time.Minute
 // Request and reads one Response, and may send more on the same
 // connection.
 //
+// Version 2: a client that sends "v": 2 (or more) with get and Mint may be
+// sent any number of "wait" lines before the answer, the first at once and
+// then one every KeepAliveEvery at least, while another client mints: so it
+// can tell a flight that takes long (a person typing a code) from an agent
+// that does not answer (stopped, hung). A client without "v" never gets one.
+//
 //	get        the answer for Key. Mint false: "hit" or "miss". Mint true:
 //	           "hit"; or "mint", which makes this connection the one that
 //	           mints it (others asking for the same key wait); it then sends
@@ -39,14 +45,29 @@ const (
 	StatusMint  = "mint"
 	StatusOK    = "ok"
 	StatusError = "error"
+	StatusWait  = "wait" // not the answer yet: another client mints it (version 2)
+)
+
+// ProtocolVersion is the version of the messages this package sends.
+const ProtocolVersion = 2
+
+// KeepAliveEvery is the longest the agent stays silent while a version 2
+// client waits for another's flight. IdleLimit is how long Get waits for
+// the agent's next line before taking it for one that does not answer:
+// several keep-alives' worth, so a loaded machine is not taken for a hung
+// agent.
+const (
+	KeepAliveEvery = time.Second
+	IdleLimit      = 5 * time.Second
 )
 
 // Request is one client message.
 type Request struct {
-	Op    string       `json:"op"`
-	Key   string       `json:"key,omitempty"`
-	Mint  bool         `json:"mint,omitempty"`
-	Creds *Credentials `json:"creds,omitempty"`
+	Op      string       `json:"op"`
+	Version int          `json:"v,omitempty"`
+	Key     string       `json:"key,omitempty"`
+	Mint    bool         `json:"mint,omitempty"`
+	Creds   *Credentials `json:"creds,omitempty"`
 }
 
 // Response is the agent's answer to one Request.

@@ -12,6 +12,11 @@ import (
 	"testing"
 )
 
+// genPath is a fresh generation file's path, in a folder not yet created.
+func genPath(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "broker", generationName)
+}
+
 // agentDir is a fresh <tmp>/broker/agent path, not yet created.
 func agentDir(t *testing.T) string {
 	return filepath.Join(t.TempDir(), "broker", "agent")
@@ -114,7 +119,7 @@ func TestCheckSocket(t *testing.T) {
 
 // The key changes with everything that changes the direct path's answer.
 func TestKeyCovers(t *testing.T) {
-	dir := agentDir(t)
+	dir := genPath(t)
 	home := t.TempDir()
 	cfg := filepath.Join(home, "config")
 	write := func(s string) {
@@ -145,7 +150,10 @@ func TestKeyCovers(t *testing.T) {
 	}
 	differ("another profile", key("prod", env))
 	for _, v := range []string{"AWS_REGION=x", "AWS_DEFAULT_REGION=x", "AWS_ENDPOINT_URL=http://x", "AWS_ENDPOINT_URL_STS=http://x",
-		"BROKER_BACKEND=keyctl", "BROKER_KEYRING_SERVICE=x", "BROKER_MFA_PROMPT=x", "DBUS_SESSION_BUS_ADDRESS=x"} {
+		"BROKER_BACKEND=keyctl", "BROKER_KEYRING_SERVICE=x", "BROKER_MFA_PROMPT=x", "DBUS_SESSION_BUS_ADDRESS=x",
+		"AWS_SESSION_TOKEN_TTL=5m", "AWS_CHAINED_SESSION_TOKEN_TTL=5m", "AWS_ASSUME_ROLE_TTL=bogus",
+		"AWS_MFA_SERIAL=arn:aws:iam::123456789012:mfa/other", "AWS_SESSION_TAGS=a=b", "AWS_TRANSITIVE_TAGS=a",
+		"AWS_SOURCE_IDENTITY=x", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true", "XDG_CONFIG_HOME=/x"} {
 		differ(v, key("dev", append(env, v)))
 	}
 	write("[profile dev]\nregion = eu-west-2\n")
@@ -162,7 +170,7 @@ func TestKeyCovers(t *testing.T) {
 // While a change runs, Generation is ErrBusy; once its process is gone,
 // the marker it left is an ordinary generation.
 func TestGenerationWhileChanging(t *testing.T) {
-	dir := agentDir(t)
+	dir := genPath(t)
 	if err := BeginChange(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +182,7 @@ func TestGenerationWhileChanging(t *testing.T) {
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, generationName), []byte("changing "+strconv.Itoa(dead.Process.Pid)+" abc"), 0o600); err != nil {
+	if err := os.WriteFile(dir, []byte("changing "+strconv.Itoa(dead.Process.Pid)+" abc"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if gen, err := Generation(dir); err != nil || gen == "" {
