@@ -20,8 +20,14 @@ import (
 // when the test ends.
 func startAgent(t *testing.T, idle time.Duration) (*Server, string) {
 	t.Helper()
+	return startServer(t, &Server{Idle: idle})
+}
+
+// startServer runs s in a private folder of the test's own.
+func startServer(t *testing.T, s *Server) (*Server, string) {
+	t.Helper()
 	dir := filepath.Join(shortTempDir(t), "broker", "agent")
-	s := &Server{Dir: dir, Idle: idle, Logf: t.Logf}
+	s.Dir, s.Logf = dir, t.Logf
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -243,5 +249,43 @@ func TestTamperedSocketEndsAgent(t *testing.T) {
 				t.Fatal("the agent kept serving a tampered socket")
 			}
 		})
+	}
+}
+
+// Clients waiting for another's flight longer than their idle limit are
+// kept waiting by the agent's keep-alives, and get the minter's answer:
+// a long flight is not taken for an agent that does not answer.
+func TestWaitersKeptAlive(t *testing.T) {
+	s, dir := startServer(t, &Server{Idle: time.Minute, KeepAliveEvery: 20 * time.Millisecond})
+	minter := dial(t, dir)
+	a, err := minter.Get("k", true, time.Second, time.Minute, time.Now)
+	if err != nil || !a.Mint {
+		t.Fatalf("first client: %+v, %v; want to mint", a, err)
+	}
+	const idle = 200 * time.Millisecond
+	results := make(chan error, 3)
+	for range 3 {
+		go func() {
+			c := dial(t, dir)
+			a, err := c.Get("k", true, idle, time.Minute, time.Now)
+			if err == nil && (a.Creds == nil || a.Creds.AccessKeyID != "ASIAMINTED") {
+				err = errors.New("not the minted answer")
+			}
+			results <- err
+		}()
+	}
+	waitFor(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.flights["k"].waiters) == 3
+	})
+	time.Sleep(5 * idle) // the flight lasts several idle limits
+	if _, err := minter.Do(wire.Request{Op: wire.OpPut, Key: "k", Creds: creds("ASIAMINTED")}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Errorf("a waiting client: %v", err)
+		}
 	}
 }

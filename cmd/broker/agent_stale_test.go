@@ -128,7 +128,7 @@ func TestAgentNeverStale(t *testing.T) {
 func TestAgentChangeCommandsInvalidate(t *testing.T) {
 	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, _ := setupDev(t)
-	gen := filepath.Join(w.run, "broker", "agent", "generation")
+	gen := filepath.Join(w.home, ".config", "broker", "agent-generation")
 	for _, args := range [][]string{
 		{"add"}, {"remove"}, {"clear", "nosuchprofile"}, {"rotate"}, {"revoke"},
 		{"import", "--from", filepath.Join(w.root, "missing")},
