@@ -10,7 +10,8 @@ type doc struct {
 	data  []byte
 	ends  []int // ends[n-1]: the offset just past line n's text
 	views []line
-	runs  int // runs of wrapped base64 decoded
+	runOf map[int]int // by view: the run of wrapped base64 it was decoded from, from 1
+	runs  int         // runs of wrapped base64 decoded
 }
 
 // raw is line n (from 1) as in the file, without its line break.
@@ -89,7 +90,7 @@ type wrapped struct {
 
 // start begins a run at line num, if it can begin one.
 func (w *wrapped) start(num int, raw []byte) bool {
-	t := bytes.Trim(raw, " \t")
+	t := trimBlank(raw)
 	if len(t) < 20 || !pureBase64(t, false) {
 		return false
 	}
@@ -101,8 +102,8 @@ func (w *wrapped) start(num int, raw []byte) bool {
 // not closed yet (by a shorter line or padding), and the line is base64
 // no longer than the others.
 func (w *wrapped) more(raw []byte) bool {
-	last := bytes.Trim(w.lines[len(w.lines)-1], " \t")
-	t := bytes.Trim(raw, " \t")
+	last := trimBlank(w.lines[len(w.lines)-1])
+	t := trimBlank(raw)
 	if len(last) != w.width || last[len(last)-1] == '=' || len(t) == 0 || len(t) > w.width ||
 		w.size+len(t) > maxWrapped || !pureBase64(t, true) {
 		return false
@@ -110,6 +111,17 @@ func (w *wrapped) more(raw []byte) bool {
 	w.lines = append(w.lines, raw)
 	w.size += len(t)
 	return true
+}
+
+// trimBlank is b without the spaces and tabs around it.
+func trimBlank(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // pureBase64: b is base64 or base64url characters only, and, if pad,
@@ -134,10 +146,10 @@ func pureBase64(b []byte, pad bool) bool {
 // decode (a certificate, random data) is added line by line.
 func (d *doc) addWrapped(w *wrapped) {
 	defer func() { w.lines = w.lines[:0] }()
-	if head := bytes.Trim(w.lines[0], " \t"); len(w.lines) >= 2 && printable(head[:4]) != nil {
+	if head := trimBlank(w.lines[0]); len(w.lines) >= 2 && printable(head[:4]) != nil {
 		b64 := make([]byte, 0, w.size)
 		for _, l := range w.lines {
-			b64 = append(b64, bytes.Trim(l, " \t")...)
+			b64 = append(b64, trimBlank(l)...)
 		}
 		if dec := printable(bytes.TrimRight(b64, "=")); dec != nil {
 			for k, l := range w.lines {
@@ -146,10 +158,14 @@ func (d *doc) addWrapped(w *wrapped) {
 				}
 			}
 			d.runs++
+			if d.runOf == nil {
+				d.runOf = map[int]int{}
+			}
 			off := 0
 			for _, t := range bytes.Split(dec, []byte("\n")) {
 				num := w.first + min(off*4/3/w.width, len(w.lines)-1)
-				d.views = append(d.views, line{num: num, text: bytes.TrimSuffix(t, []byte("\r")), encoded: "base64-encoded", run: d.runs})
+				d.runOf[len(d.views)] = d.runs
+				d.views = append(d.views, line{num: num, text: bytes.TrimSuffix(t, []byte("\r")), encoded: "base64-encoded"})
 				off += len(t) + 1
 			}
 			return

@@ -110,7 +110,6 @@ type line struct {
 	num     int
 	text    []byte
 	encoded string // "" as it is, else what was decoded ("URL-encoded", …)
-	run     int    // of the lines decoded from one run of wrapped base64, from 1; else 0
 }
 
 // token is a key ID or secret candidate in a line.
@@ -209,7 +208,8 @@ func (sc *scanner) secretReason(i int, s token) (string, bool) {
 	// The lines above: views of the same line before this one (the line
 	// as it is, lines decoded before) or decoded from the same run of
 	// wrapped base64, then the lines above in the file.
-	for j := i - 1; j >= 0 && j >= i-hintLines && (sc.d.views[j].num == l.num || l.run > 0 && sc.d.views[j].run == l.run); j-- {
+	run := sc.d.runOf[i]
+	for j := i - 1; j >= 0 && j >= i-hintLines && (sc.d.views[j].num == l.num || run > 0 && sc.d.runOf[j] == run); j-- {
 		h, ok := sc.viewHints[j]
 		if !ok {
 			h = hintIn(sc.d.views[j].text)

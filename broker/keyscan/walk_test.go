@@ -434,6 +434,8 @@ func TestScanUTF16(t *testing.T) {
 func FuzzText(f *testing.F) {
 	f.Add("aws_access_key_id = x\r\n", true)
 	f.Add("ключ = ☃\n", false)
+	f.Add("# café, 5 € a month\r\nregion = eu-west-1\r\n", false) // no BOM: ASCII, then beyond Latin-1
+	f.Add("# 本番 key\r\noutput = json\r\n", true)
 	f.Fuzz(func(t *testing.T, s string, bigEndian bool) {
 		out, enc, ok := text(utf16Bytes(s, bigEndian, true))
 		if !ok || enc == "" || !strings.HasPrefix(enc, "UTF-16") {
