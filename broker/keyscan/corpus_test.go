@@ -110,6 +110,10 @@ var corpus = []corpusCase{
 	{"encoded", "secret-file.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: aws-credentials\ndata:\n  credentials: {{b64creds}}\n", false},
 	{"encoded", "token.txt", "Authorization: Bearer {{jwt}}\n", false},
 	{"encoded", "ci-vars.env", "AWS_CREDENTIALS_B64={{b64creds}}\n", false},
+	{"encoded", "credentials.b64", "{{b64creds76}}\n", false},
+	{"encoded", "credentials.pem", "-----BEGIN AWS CREDENTIALS-----\n{{b64creds64}}\n-----END AWS CREDENTIALS-----\n", false},
+	{"encoded", "s3-object.json", "{\"Key\": \"accessKeys.csv\", \"Body\": \"Access key ID,Secret access key\\n{{id}},{{secret}}\\n\"}\n", false},
+	{"encoded", "rows.json", "{\"rows\": [\"{{id}}\\t{{secret}}\"]}\n", false},
 
 	// Known misses: no context says it is a secret.
 	{"hard", "far.go", "const keyID = \"{{id}}\"\n\n// ...\n\n\n\n\n\n\n\nvar token = \"{{secret}}\"\n", true},
@@ -141,6 +145,7 @@ var clean = []corpusCase{
 	{"hashes", "package-lock.json", "\"node_modules/secret-handshake\": {\n  \"version\": \"1.0.0\",\n  \"integrity\": \"sha512-{{b64-88}}\"\n}\n", false},
 	{"hashes", "yarn.lock", "secret-handshake@^1.0.0:\n  resolved \"https://registry.yarnpkg.com/s/-/s-1.0.0.tgz#{{hex40}}\"\n", false},
 	{"keys", "id_ed25519.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{{b64-44}} alice@laptop\n", false},
+	{"keys", "ca.crt.b64", "{{b64-64}}\n{{b64-64}}\n{{b64-64}}\n{{b64-64}}\n{{b64-44}}\n", false},
 	{"keys", "cert.pem", "-----BEGIN CERTIFICATE-----\n{{b64-64}}\n{{b64-64}}\n{{b64-64}}\n{{b64-44}}\n-----END CERTIFICATE-----\n", false},
 	{"keys", "data-uri.css", ".logo { background: url(data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==); }\n", false},
 	{"jwt", "jwt.txt", "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c\n", false},

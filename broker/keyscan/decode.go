@@ -3,8 +3,6 @@ package keyscan
 import (
 	"bytes"
 	"encoding/base64"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // doc is a file cut into lines, and the views of it the rules look at.
@@ -12,6 +10,8 @@ type doc struct {
 	data  []byte
 	ends  []int // ends[n-1]: the offset just past line n's text
 	views []line
+	runOf map[int]int // by view: the run of wrapped base64 it was decoded from, from 1
+	runs  int         // runs of wrapped base64 decoded
 }
 
 // raw is line n (from 1) as in the file, without its line break.
@@ -26,9 +26,12 @@ func (d *doc) raw(n int) []byte {
 // split cuts data into lines. The views are the lines that may hold a key
 // (a run of 20 base64 characters) and, after each line that holds an
 // encoded form, the line decoded (several lines when what was decoded
-// holds line breaks), numbered as the line it came from.
+// holds line breaks), numbered as the line it came from. Base64 wrapped
+// over lines (base64, openssl base64, PEM-style) is decoded as one: see
+// wrapped.
 func split(data []byte) *doc {
 	d := &doc{data: data, ends: make([]int, 0, bytes.Count(data, []byte("\n"))+1)}
+	var w wrapped
 	for start := 0; start < len(data); {
 		end := len(data)
 		if i := bytes.IndexByte(data[start:], '\n'); i >= 0 {
@@ -38,19 +41,139 @@ func split(data []byte) *doc {
 		num, raw := len(d.ends), bytes.TrimSuffix(data[start:end], []byte("\r"))
 		start = end + 1
 		long := hasRun(raw, 20)
-		if long {
-			d.views = append(d.views, line{num: num, text: raw})
-		}
-		if !long && bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '\\') < 0 {
-			continue // nothing encoded that could hold a key
-		}
-		if dec, how := decodeLine(raw); dec != nil {
-			for _, t := range bytes.Split(dec, []byte("\n")) {
-				d.views = append(d.views, line{num: num, text: bytes.TrimSuffix(t, []byte("\r")), encoded: how})
+		if len(w.lines) > 0 {
+			if w.more(raw) {
+				continue
 			}
+			d.addWrapped(&w)
 		}
+		if long && w.start(num, raw) {
+			continue
+		}
+		d.addLine(num, raw, long)
+	}
+	if len(w.lines) > 0 {
+		d.addWrapped(&w)
 	}
 	return d
+}
+
+// addLine adds the views of line num: as it is, and decoded.
+func (d *doc) addLine(num int, raw []byte, long bool) {
+	if long {
+		d.views = append(d.views, line{num: num, text: raw})
+	}
+	if !long && bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '\\') < 0 {
+		return // nothing encoded that could hold a key
+	}
+	if dec, how := decodeLine(raw); dec != nil {
+		for _, t := range bytes.Split(dec, []byte("\n")) {
+			d.views = append(d.views, line{num: num, text: bytes.TrimSuffix(t, []byte("\r")), encoded: how})
+		}
+	}
+}
+
+// maxWrapped bounds the base64 decoded as one; a longer run is decoded in
+// parts of this size (a value across two parts is missed).
+const maxWrapped = 1 << 20
+
+// wrapped is a run of lines of base64 and nothing else (spaces around
+// aside), all as long as the first but the last, which may be shorter
+// and end in '=' padding: base64 wrapped at 76 or 64 columns. Each line
+// decoded alone is cut mid-value, so the run is decoded as one.
+type wrapped struct {
+	first int      // line number of the first line
+	width int      // length of each line but the last
+	lines [][]byte // as in the file
+	size  int      // base64 characters in lines
+}
+
+// start begins a run at line num, if it can begin one.
+func (w *wrapped) start(num int, raw []byte) bool {
+	t := trimBlank(raw)
+	if len(t) < 20 || !pureBase64(t, false) {
+		return false
+	}
+	*w = wrapped{first: num, width: len(t), lines: append(w.lines[:0], raw), size: len(t)}
+	return true
+}
+
+// more adds the next line to the run, if it continues it: the run is
+// not closed yet (by a shorter line or padding), and the line is base64
+// no longer than the others.
+func (w *wrapped) more(raw []byte) bool {
+	last := trimBlank(w.lines[len(w.lines)-1])
+	t := trimBlank(raw)
+	if len(last) != w.width || last[len(last)-1] == '=' || len(t) == 0 || len(t) > w.width ||
+		w.size+len(t) > maxWrapped || !pureBase64(t, true) {
+		return false
+	}
+	w.lines = append(w.lines, raw)
+	w.size += len(t)
+	return true
+}
+
+// trimBlank is b without the spaces and tabs around it.
+func trimBlank(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// pureBase64: b is base64 or base64url characters only, and, if pad,
+// up to two '=' at its end.
+func pureBase64(b []byte, pad bool) bool {
+	if pad {
+		for k := 0; k < 2 && len(b) > 1 && b[len(b)-1] == '='; k++ {
+			b = b[:len(b)-1]
+		}
+	}
+	for _, c := range b {
+		if classes[c]&base64Class == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// addWrapped adds the views of the run w, and empties it: its lines as
+// they are and, when the run decodes to text, that text, each decoded
+// line numbered as the line its start came from. A run that does not
+// decode (a certificate, random data) is added line by line.
+func (d *doc) addWrapped(w *wrapped) {
+	defer func() { w.lines = w.lines[:0] }()
+	if head := trimBlank(w.lines[0]); len(w.lines) >= 2 && printable(head[:4]) != nil {
+		b64 := make([]byte, 0, w.size)
+		for _, l := range w.lines {
+			b64 = append(b64, trimBlank(l)...)
+		}
+		if dec := printable(bytes.TrimRight(b64, "=")); dec != nil {
+			for k, l := range w.lines {
+				if hasRun(l, 20) {
+					d.views = append(d.views, line{num: w.first + k, text: l})
+				}
+			}
+			d.runs++
+			if d.runOf == nil {
+				d.runOf = map[int]int{}
+			}
+			off := 0
+			for _, t := range bytes.Split(dec, []byte("\n")) {
+				num := w.first + min(off*4/3/w.width, len(w.lines)-1)
+				d.runOf[len(d.views)] = d.runs
+				d.views = append(d.views, line{num: num, text: bytes.TrimSuffix(t, []byte("\r")), encoded: "base64-encoded"})
+				off += len(t) + 1
+			}
+			return
+		}
+	}
+	for k, l := range w.lines {
+		d.addLine(w.first+k, l, hasRun(l, 20))
+	}
 }
 
 // decodeLine is b with its encoded forms decoded, and what they were; nil
@@ -173,70 +296,4 @@ func printableBytes(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// text is data as UTF-8 text: UTF-16 (with a byte order mark, or without
-// one when every other byte of its start is NUL, as PowerShell 5 and
-// Notepad write it) decoded, a UTF-8 byte order mark dropped. encoding
-// names what was decoded; ok is false for binary data (a NUL byte in the
-// first 8 KiB otherwise).
-func text(data []byte) (out []byte, encoding string, ok bool) {
-	switch {
-	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
-		data = data[3:]
-	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
-		return fromUTF16(data[2:], false), "UTF-16LE", true
-	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		return fromUTF16(data[2:], true), "UTF-16BE", true
-	}
-	head := data[:min(len(data), 8<<10)]
-	if bytes.IndexByte(head, 0) < 0 {
-		return data, "", true
-	}
-	if be, ok := looksUTF16(head); ok {
-		name := "UTF-16LE"
-		if be {
-			name = "UTF-16BE"
-		}
-		return fromUTF16(data, be), name, true
-	}
-	return nil, "", false
-}
-
-// looksUTF16: ASCII text in UTF-16 has a NUL in every other byte.
-func looksUTF16(head []byte) (bigEndian, ok bool) {
-	head = head[:min(len(head), 512)&^1]
-	if len(head) < 8 {
-		return false, false
-	}
-	var zeros [2]int
-	for i, c := range head {
-		if c == 0 {
-			zeros[i%2]++
-		}
-	}
-	half := len(head) / 2
-	switch {
-	case zeros[1] == half && zeros[0] == 0:
-		return false, true
-	case zeros[0] == half && zeros[1] == 0:
-		return true, true
-	}
-	return false, false
-}
-
-func fromUTF16(b []byte, bigEndian bool) []byte {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		if bigEndian {
-			u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-		} else {
-			u[i] = uint16(b[2*i+1])<<8 | uint16(b[2*i])
-		}
-	}
-	out := make([]byte, 0, len(u))
-	for _, r := range utf16.Decode(u) {
-		out = utf8.AppendRune(out, r)
-	}
-	return out
 }

@@ -206,8 +206,10 @@ func (sc *scanner) secretReason(i int, s token) (string, bool) {
 		return "secret after " + h, false
 	}
 	// The lines above: views of the same line before this one (the line
-	// as it is, lines decoded before), then the lines above in the file.
-	for j := i - 1; j >= 0 && j >= i-hintLines && sc.d.views[j].num == l.num; j-- {
+	// as it is, lines decoded before) or decoded from the same run of
+	// wrapped base64, then the lines above in the file.
+	run := sc.d.runOf[i]
+	for j := i - 1; j >= 0 && j >= i-hintLines && (sc.d.views[j].num == l.num || run > 0 && sc.d.runOf[j] == run); j-- {
 		h, ok := sc.viewHints[j]
 		if !ok {
 			h = hintIn(sc.d.views[j].text)
@@ -276,7 +278,7 @@ func hasRun(b []byte, n int) bool {
 func keyIDs(b []byte) []token {
 	var out []token
 	for i := 0; i+20 <= len(b); i++ {
-		if b[i] != 'A' || i > 0 && isAlnum(b[i-1]) {
+		if b[i] != 'A' || i > 0 && isAlnum(b[i-1]) && escapeEnds(b[:i]) == 0 {
 			continue
 		}
 		j := i
@@ -296,6 +298,34 @@ func keyIDs(b []byte) []token {
 	}
 	return out
 }
+
+// escapeEnds is the length of the letters and digits of a backslash
+// escape that b ends with (\n, \t, \r, \b, \f, \v, \0, \xHH, \uHHHH), or 0:
+// in JSON, YAML and source strings, "\nAKIA…" is a line break, then a
+// key ID; so is "\\nAKIA…", JSON in a JSON string.
+func escapeEnds(b []byte) int {
+	for _, n := range [...]int{1, 3, 5} {
+		if len(b) < n+1 {
+			return 0
+		}
+		e := b[len(b)-n:]
+		var ok bool
+		switch n {
+		case 1:
+			ok = bytes.IndexByte([]byte("ntrbfv0"), e[0]) >= 0
+		case 3:
+			ok = e[0] == 'x' && isHex(e[1]) && isHex(e[2])
+		case 5:
+			ok = e[0] == 'u' && isHex(e[1]) && isHex(e[2]) && isHex(e[3]) && isHex(e[4])
+		}
+		if ok && b[len(b)-n-1] == '\\' {
+			return n
+		}
+	}
+	return 0
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 func isKeyID(id string) bool {
 	if _, ok := keyPrefixes[id[:4]]; !ok && !strings.HasPrefix(id, "A3T") {
@@ -319,6 +349,14 @@ func secrets(b []byte) []token {
 		j := i
 		for j < len(b) && isSecretChar(b[j]) {
 			j++
+		}
+		if i > 0 && b[i-1] == '\\' { // "\tSECRET": the t is not part of it
+			for _, k := range [...]int{1, 3, 5} {
+				if i+k <= j && escapeEnds(b[:i+k]) == k {
+					i += k
+					break
+				}
+			}
 		}
 		if j-i == 40 && (j == len(b) || b[j] != '=') {
 			v := string(b[i:j])

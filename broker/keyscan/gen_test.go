@@ -114,6 +114,18 @@ func (g *gen) value(name string) (string, []string, error) {
 		id, s := g.id("AKIA"), g.secret()
 		file := "[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + s + "\n"
 		return base64.StdEncoding.EncodeToString([]byte(file)), []string{id, s}, nil
+	case "b64creds76", "b64creds64": // a whole credentials file, wrapped as base64 and openssl base64 write it
+		id, s := g.id("AKIA"), g.secret()
+		file := "[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + s + "\n"
+		b64, width := base64.StdEncoding.EncodeToString([]byte(file)), 76
+		if name == "b64creds64" {
+			width = 64
+		}
+		var b strings.Builder
+		for ; len(b64) > width; b64 = b64[width:] {
+			b.WriteString(b64[:width] + "\n")
+		}
+		return b.String() + b64, []string{id, s}, nil
 	case "jwt": // claims carrying a temporary key
 		id, s := g.id("ASIA"), g.secret()
 		head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))

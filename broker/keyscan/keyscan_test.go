@@ -367,3 +367,111 @@ func (g *gen) expandFuzz(tmpl string) (string, error) {
 		tmpl = tmpl[i+j+2:]
 	}
 }
+
+// wrap is s cut into lines of width characters, each after indent, as
+// base64 (76), openssl base64 and PEM (64) write it.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		n := min(width, len(s))
+		b.WriteString(indent + s[:n] + "\n")
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// TestWrappedBase64: base64 wrapped over lines is decoded as one, so a
+// value cut by a line break is found: a credentials file as base64 and
+// openssl base64 write it, in a YAML block, with CRLF; a Kubernetes
+// manifest whose secret is on the line after its name. A wrapped
+// certificate or random data gives nothing.
+func TestWrappedBase64(t *testing.T) {
+	g := newGen(11)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		name, before string
+		width        int
+		indent, eol  string
+	}{
+		{"base64", "", 76, "", "\n"},
+		{"openssl base64", "", 64, "", "\n"},
+		{"YAML block", "data:\n  credentials: |\n", 76, "    ", "\n"},
+		{"CRLF", "-----BEGIN CREDENTIALS-----\r\n", 64, "", "\r\n"},
+	} {
+		ids, secrets := 0, 0
+		for range 20 {
+			id, s := g.id("AKIA"), g.secret()
+			file := "[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + s + "\n"
+			text := tc.before + strings.ReplaceAll(wrap(b64(file), tc.width, tc.indent), "\n", tc.eol)
+			first := strings.Count(tc.before, "\n") + 1
+			got := Lines("f", []byte(text))
+			for _, f := range got {
+				if f.Line < first || f.Line > strings.Count(text, "\n") || !strings.HasSuffix(f.Reason, ", base64-encoded") {
+					t.Errorf("%s: finding on line %d, reason %q", tc.name, f.Line, f.Reason)
+				}
+			}
+			if values := counted(got); slices.Contains(values, id) {
+				ids++
+			}
+			if values := counted(got); slices.Contains(values, s) {
+				secrets++
+			}
+		}
+		if ids != 20 || secrets != 20 {
+			t.Errorf("%s: found %d of 20 key IDs and %d of 20 secrets", tc.name, ids, secrets)
+		}
+	}
+
+	s := g.secret()
+	manifest := "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: app\n    env:\n    - name: AWS_SECRET_ACCESS_KEY\n      value: " + s + "\n"
+	got := Lines("f", []byte(wrap(b64(manifest), 76, "")))
+	if len(got) != 1 || got[0].Value != s || got[0].Reason != `secret on the line after "secret", base64-encoded` {
+		t.Errorf("wrapped manifest: %d findings %v", len(got), kinds(got))
+	}
+	for name, text := range map[string]string{
+		"certificate": "-----BEGIN CERTIFICATE-----\n" + wrap("MIIB"+g.from(secretChars, 600), 64, "") + "-----END CERTIFICATE-----\n",
+		"no key":      wrap(b64(strings.Repeat("region = eu-west-1\noutput = json\n", 20)), 76, ""),
+		"nonces":      g.from(secretChars, 40) + "\n" + g.from(secretChars, 40) + "\n",
+	} {
+		if got := Lines("f", []byte(text)); len(got) > 0 {
+			t.Errorf("%s: found %v", name, kinds(got))
+		}
+	}
+}
+
+// TestEscapes: a backslash escape right before a key ID or secret
+// separates them, as a space would: \n, \t and \r in JSON, YAML and
+// source strings, \u000a and \x09, and JSON inside a JSON string.
+func TestEscapes(t *testing.T) {
+	g := newGen(13)
+	for _, tc := range []struct {
+		name string
+		text func(id, s string) string
+	}{
+		{"CSV in a JSON string", func(id, s string) string {
+			return `{"body": "Access key ID,Secret access key\n` + id + "," + s + `\n"}`
+		}},
+		{"tab in a JSON string", func(id, s string) string { return `{"row": "` + id + `\t` + s + `"}` }},
+		{"CRLF in a string", func(id, s string) string { return `creds = "[default]\r\n` + id + `\r\n` + s + `\r\n"` }},
+		{"unicode escapes", func(id, s string) string { return `{"row": "\u000a` + id + `\u0009` + s + `"}` }},
+		{"hex escapes", func(id, s string) string { return `printf "\x0a` + id + `\x09` + s + `"` }},
+		{"JSON in a JSON string", func(id, s string) string {
+			return `{"Message": "{\"body\": \"key\\n` + id + `\\t` + s + `\\n\"}"}`
+		}},
+		{"escape then a key ID", func(id, s string) string { return `"Access key ID\n` + id + `", "secret: ` + s + `"` }},
+	} {
+		id, s := g.id("AKIA"), g.secret()
+		got := counted(Lines("f", []byte(tc.text(id, s)+"\n")))
+		if !slices.Equal(got, []string{id, s}) {
+			t.Errorf("%s: found %d values, want the key ID and the secret: %q", tc.name, len(got), tc.text("AKIA…", "SECRET"))
+		}
+	}
+	// A letter glued to a value without a backslash still hides it; a
+	// backslash before something that is no escape does not help.
+	id, s := g.id("AKIA"), g.secret()
+	for _, text := range []string{`"n` + id + `"`, `"\q` + id + `"`, `password: "\t` + s + `9"`} {
+		if got := Lines("f", []byte(text+"\n")); len(got) > 0 {
+			t.Errorf("%q: found %v", text, kinds(got))
+		}
+	}
+}

@@ -2,6 +2,7 @@ package keyscan
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +15,10 @@ import (
 	"sync"
 )
 
-// DefaultMaxFileSize is the largest file Scan reads; larger ones are
-// skipped (Result.Skipped says so).
-const DefaultMaxFileSize = 4 << 20
+// DefaultPieceSize is how much of a file Scan reads at a time: a larger
+// file is read in pieces of this size (see scanPieces), so memory stays
+// bounded whatever the file's size.
+const DefaultPieceSize = 4 << 20
 
 // skipDirs are never walked into: version control and vendored code.
 var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": true}
@@ -25,8 +27,8 @@ var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": tru
 type Options struct {
 	// Exclude holds globs in .gitignore syntax, relative to each PATH
 	// (see Scan); a match is skipped and cannot be re-included.
-	Exclude     []string
-	MaxFileSize int64 // 0: DefaultMaxFileSize
+	Exclude   []string
+	PieceSize int // 0: DefaultPieceSize
 }
 
 // Skip is a file Scan did not read, and why.
@@ -38,8 +40,9 @@ type Skip struct {
 // Result is what Scan found.
 type Result struct {
 	Findings []Finding
-	Files    int // files read
-	Skipped  []Skip
+	Files    int    // files read
+	Skipped  []Skip // files not read, but binary files in a folder
+	Binary   int    // binary files in a folder, not read (a NUL byte, not UTF-16)
 }
 
 // CheckGlob reports whether glob is a valid --exclude pattern.
@@ -56,13 +59,17 @@ func CheckGlob(glob string) error {
 	return nil
 }
 
-// Scan looks for keys and secrets in root, a file or a folder. A file is
-// read whatever its name. In a folder, Scan skips .git, node_modules and
-// vendor folders, symlinks, binary files (a NUL byte in the first 8 KiB,
-// unless the file is UTF-16 text), files over MaxFileSize, and whatever
-// opt.Exclude excludes. A file that git ignores is read all the same:
-// git still pushes it if it tracks it (committed before it was ignored),
-// and one it does not track still holds the key on this disk
+// Scan looks for keys and secrets in root, a file or a folder; a symlink
+// named as root is followed. A file is read whatever its name, whatever
+// its size (in pieces: see Options.PieceSize); one that cannot be read is
+// an error, and a binary one is listed in Skipped. In a folder, Scan skips
+// .git, node_modules and vendor folders, symlinks (to files or folders:
+// not followed, not listed), binary files (a NUL byte in the first 8 KiB,
+// unless the file is UTF-16 text: counted in Result.Binary, not listed),
+// and whatever opt.Exclude excludes; a file or folder it cannot read is
+// listed in Skipped. A file that git ignores is read all the same: git
+// still pushes it if it tracks it (committed before it was ignored), and
+// one it does not track still holds the key on this disk
 // (Finding.LocalOnly). Inside a git work tree (root's, or a folder below
 // root holding .git) git says which files it tracks and ignores
 // (`git ls-files`); elsewhere, or without git, the .gitignore files in the
@@ -75,8 +82,8 @@ func CheckGlob(glob string) error {
 // git). Not supported: backslash escapes, and .gitignore files above
 // root, $GIT_DIR/info/exclude and core.excludesFile.
 func Scan(root string, opt Options) (Result, error) {
-	if opt.MaxFileSize <= 0 {
-		opt.MaxFileSize = DefaultMaxFileSize
+	if opt.PieceSize <= 0 {
+		opt.PieceSize = DefaultPieceSize
 	}
 	var res Result
 	fi, err := os.Stat(root)
@@ -88,7 +95,14 @@ func Scan(root string, opt Options) (Result, error) {
 		if r := gitRepo(filepath.Dir(root), filepath.Base(root)); r != nil {
 			f.tracked, f.localOnly = r.status(filepath.Base(root))
 		}
-		res.add(scanFile(f, opt.MaxFileSize))
+		s := scanFile(f, opt.PieceSize)
+		if s.err != nil {
+			return res, s.err
+		}
+		if s.binary {
+			s.skip = &Skip{root, binaryReason}
+		}
+		res.add(s)
 		return res, nil
 	}
 	var excludes []rule
@@ -103,11 +117,17 @@ func Scan(root string, opt Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	for _, r := range scanAll(files, opt.MaxFileSize) {
-		res.add(r)
+	for _, s := range scanAll(files, opt.PieceSize) {
+		if s.err != nil {
+			s.skip = &Skip{s.path, "unreadable: " + errText(s.err)}
+		}
+		res.add(s)
 	}
 	return res, nil
 }
+
+// binaryReason is why a binary file named as root is not read.
+const binaryReason = "binary: a NUL byte in its first 8 KiB, and not UTF-16 text"
 
 // file is one file to read, with what git says of it.
 type file struct {
@@ -123,10 +143,16 @@ func walk(root string, excludes []rule, res *Result) ([]file, error) {
 	if r := gitRepo(root, ""); r != nil {
 		repos[""] = r
 	}
+	// WalkDir does not follow a symlink given as its root (~/src -> /data/src):
+	// with a trailing separator the system resolves it, as `ls link/` does.
+	start := root
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		start = root + string(filepath.Separator)
+	}
 	var files []file
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == root {
+			if p == start {
 				return err
 			}
 			res.Skipped = append(res.Skipped, Skip{p, "unreadable: " + errText(err)})
@@ -199,14 +225,20 @@ func repoOf(repos map[string]*repo, rel string) (*repo, string) {
 
 // scanned is what reading one file gave.
 type scanned struct {
+	path     string
 	findings []Finding
 	skip     *Skip
 	read     bool
+	binary   bool
+	err      error // the file could not be read
 }
 
 func (res *Result) add(s scanned) {
 	if s.read {
 		res.Files++
+	}
+	if s.binary && s.skip == nil {
+		res.Binary++
 	}
 	if s.skip != nil {
 		res.Skipped = append(res.Skipped, *s.skip)
@@ -216,7 +248,7 @@ func (res *Result) add(s scanned) {
 
 // scanAll reads files on as many goroutines as there are CPUs; the
 // results are in the files' order.
-func scanAll(files []file, max int64) []scanned {
+func scanAll(files []file, piece int) []scanned {
 	out := make([]scanned, len(files))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -225,7 +257,7 @@ func scanAll(files []file, max int64) []scanned {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = scanFile(files[i], max)
+				out[i] = scanFile(files[i], piece)
 			}
 		}()
 	}
@@ -246,40 +278,43 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// scanFile reads one file, bounded, and says what it holds.
-func scanFile(f file, max int64) scanned {
+// scanFile reads one file and says what it holds: whole when it is at
+// most piece bytes, else in pieces (scanPieces).
+func scanFile(f file, piece int) scanned {
 	fh, err := os.Open(f.path)
 	if err != nil {
-		return scanned{skip: &Skip{f.path, "unreadable: " + errText(err)}}
+		return scanned{path: f.path, err: err}
 	}
 	defer fh.Close()
-	data, err := readBounded(fh, max)
-	switch {
-	case err != nil:
-		return scanned{skip: &Skip{f.path, "unreadable: " + errText(err)}}
-	case int64(len(data)) > max:
-		return scanned{skip: &Skip{f.path, fmt.Sprintf("larger than %d bytes", max)}}
+	data, err := readBounded(fh, piece)
+	if err != nil {
+		return scanned{path: f.path, err: err}
 	}
-	data, encoding, ok := text(data)
+	enc, bom, ok := sniff(data)
 	if !ok {
-		return scanned{} // binary
+		return scanned{path: f.path, binary: true}
 	}
-	found := Lines(f.path, data)
+	var found []Finding
+	if len(data) <= piece {
+		found = Lines(f.path, decodeText(data[bom:], enc))
+	} else if found, err = scanPieces(f.path, io.MultiReader(bytes.NewReader(data[bom:]), fh), enc, piece); err != nil {
+		return scanned{path: f.path, err: err}
+	}
 	for i := range found {
 		found[i].Tracked, found[i].LocalOnly = f.tracked, f.localOnly
-		if encoding != "" {
-			found[i].Reason += ", in a " + encoding + " file"
+		if enc != "" {
+			found[i].Reason += ", in a " + enc + " file"
 		}
 	}
-	return scanned{findings: found, read: true}
+	return scanned{path: f.path, findings: found, read: true}
 }
 
 // readBounded reads up to max+1 bytes of f (one more than max, to tell a
 // larger file), in one buffer of its size.
-func readBounded(f *os.File, max int64) ([]byte, error) {
-	size := int64(0)
+func readBounded(f *os.File, max int) ([]byte, error) {
+	size := 0
 	if fi, err := f.Stat(); err == nil {
-		size = min(fi.Size(), max)
+		size = int(min(fi.Size(), int64(max)))
 	}
 	buf := make([]byte, size+1)
 	n, err := io.ReadFull(f, buf)
@@ -290,7 +325,7 @@ func readBounded(f *os.File, max int64) ([]byte, error) {
 		return nil, err
 	}
 	// Longer than it said (it grew, or a special file): read on, bounded.
-	rest, err := io.ReadAll(io.LimitReader(f, max+1-int64(n)))
+	rest, err := io.ReadAll(io.LimitReader(f, int64(max+1-n)))
 	return append(buf[:n], rest...), err
 }
 

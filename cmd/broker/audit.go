@@ -36,10 +36,11 @@ func auditCommand() *cli.Command {
 			"GetAccessKeyInfo, signed with a stored key) and whether it is yours, says why each matched\n" +
 			"and whether git tracks its file. A secret counts near a key ID, after a name such as secret,\n" +
 			"password or aws_key, or on the line after one; URL-encoded and base64 forms are decoded.\n" +
-			"In folders it skips .git, node_modules, vendor, --exclude globs, binary files and files\n" +
-			"over 4 MiB; files git ignores are read too and marked local only (git still pushes the\n" +
-			"ones it tracks). AWS's documentation examples (…EXAMPLE…) and placeholders\n" +
-			"(AKIAXXXX…) are not counted. Secrets are never shown.\n\n" +
+			"A PATH that is a symlink is followed; a file named that cannot be read is an error. In\n" +
+			"folders it skips .git, node_modules, vendor, symlinks, --exclude globs and binary files\n" +
+			"(counted); large files are read in pieces; files git ignores are read too and marked local\n" +
+			"only (git still pushes the ones it tracks). AWS's documentation examples (…EXAMPLE…) and\n" +
+			"placeholders (AKIAXXXX…) are not counted. Secrets are never shown.\n\n" +
 			"Exit status: 0 nothing found, 1 something found (a key or secret in a file, or a stored\n" +
 			"root user's key), 2 an error.",
 		Flags: []cli.Flag{
@@ -78,7 +79,8 @@ type auditReport struct {
 	Findings []auditFinding       `json:"findings"`
 	Skipped  []auditSkip          `json:"skipped"`
 	Files    int                  `json:"files_scanned"`
-	Found    int                  `json:"found"` // what decides the exit status
+	Binary   int                  `json:"files_binary"` // binary files in folders, not read nor listed in skipped
+	Found    int                  `json:"found"`        // what decides the exit status
 }
 
 type auditSkip struct {
@@ -103,11 +105,20 @@ func runAudit(c *cli.Context) error {
 	var found []keyscan.Finding
 	for _, p := range paths {
 		res, err := keyscan.Scan(p, keyscan.Options{Exclude: c.StringSlice("exclude")})
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("cannot read %s: %w", pe.Path, pe.Err)
+			if errors.Is(err, fs.ErrPermission) {
+				return withHint(err, "audit it as a user who can read it, or leave it out of the PATHs")
+			}
+			return err
+		}
 		if err != nil {
 			return fmt.Errorf("auditing %s: %w", p, err)
 		}
 		found = append(found, res.Findings...)
 		rep.Files += res.Files
+		rep.Binary += res.Binary
 		for _, s := range res.Skipped {
 			rep.Skipped = append(rep.Skipped, auditSkip{s.Path, s.Reason})
 		}
@@ -178,11 +189,18 @@ func runAudit(c *cli.Context) error {
 	} else if err := writeAudit(c.App.Writer, rep); err != nil {
 		return err
 	}
+	read := fmt.Sprintf("%d file(s) scanned", rep.Files)
+	if len(rep.Skipped) > 0 {
+		read += fmt.Sprintf(", %d skipped", len(rep.Skipped))
+	}
+	if rep.Binary > 0 {
+		read += fmt.Sprintf(", %d binary file(s) not read", rep.Binary)
+	}
 	if rep.Found > 0 {
-		fmt.Fprintf(stderr, "audit: %d finding(s); %d file(s) scanned\n", rep.Found, rep.Files)
+		fmt.Fprintf(stderr, "audit: %d finding(s); %s\n", rep.Found, read)
 		return exitCode(auditFound)
 	}
-	fmt.Fprintf(stderr, "audit: nothing found; %d file(s) scanned\n", rep.Files)
+	fmt.Fprintf(stderr, "audit: nothing found; %s\n", read)
 	return nil
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"math/big"
 	"os"
@@ -119,4 +120,103 @@ func TestAuditGitAndUTF16(t *testing.T) {
 		t.Errorf("audit output:\n%s", r.stdout)
 	}
 	noSecretsIn(t, r, secrets...)
+}
+
+// TestAuditPaths: what `audit --offline` reads, as a user names it: a
+// symlink to a folder, a Terraform state over 4 MiB (named, and in a
+// folder), a credentials file in base64 wrapped at 76 columns, a JSON body
+// with \n before a key ID, a UTF-16 file without a byte order mark; binary
+// files are counted, a binary file named is listed as skipped, and a file
+// named that cannot be read is an error. Secrets never show.
+func TestAuditPaths(t *testing.T) {
+	w := newWorld(t)
+	var secrets []string
+	key := func() (string, string) {
+		id, s := fakeKey(t)
+		secrets = append(secrets, id, s)
+		return id, s
+	}
+	repo := filepath.Join(w.root, "repo")
+	id, s := key()
+	var tf strings.Builder
+	tf.WriteString("{\n  \"version\": 4,\n  \"resources\": [\n")
+	for i := 0; tf.Len() < 5<<20; i++ {
+		tf.WriteString(`    {"type": "aws_s3_object", "key": "logs/` + strings.Repeat("x", 40) + `.gz"},` + "\n")
+	}
+	tf.WriteString(`    {"type": "aws_iam_access_key", "id": "` + id + `", "secret": "` + s + `"}` + "\n  ]\n}\n")
+	id2, s2 := key()
+	b64 := base64.StdEncoding.EncodeToString([]byte("[default]\naws_access_key_id = " + id2 + "\naws_secret_access_key = " + s2 + "\n"))
+	wrapped := ""
+	for ; len(b64) > 76; b64 = b64[76:] {
+		wrapped += b64[:76] + "\n"
+	}
+	id3, s3 := key()
+	id4, s4 := key()
+	var u16 []byte // UTF-16LE, no byte order mark, a character beyond Latin-1
+	for _, c := range utf16.Encode([]rune("# 5 € a month\r\naws_access_key_id = " + id4 + "\r\naws_secret_access_key = " + s4 + "\r\n")) {
+		u16 = append(u16, byte(c), byte(c>>8))
+	}
+	writeTree(t, repo, map[string]string{
+		"infra/terraform.tfstate": tf.String(),
+		"k8s/credentials.b64":     wrapped + b64 + "\n",
+		"events/s3.json":          `{"body": "Access key ID,Secret access key\n` + id3 + "," + s3 + `\n"}` + "\n",
+		"win/credentials":         string(u16),
+		"assets/logo.png":         "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+	})
+	link := filepath.Join(w.root, "repolink")
+	if err := os.Symlink(repo, link); err != nil {
+		t.Fatal(err)
+	}
+
+	r := w.cmd(nil, brokerBin, "audit", "--offline", "--json", link)
+	var rep struct {
+		Findings []struct{ File, Kind string }
+		Skipped  []struct{ File, Reason string }
+		Files    int `json:"files_scanned"`
+		Binary   int `json:"files_binary"`
+		Found    int
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 {
+		t.Fatalf("audit --json of a symlinked folder: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	perFile := map[string]int{}
+	for _, f := range rep.Findings {
+		rel, err := filepath.Rel(link, f.File)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			t.Errorf("finding in %s, not under %s", f.File, link)
+		}
+		perFile[filepath.ToSlash(rel)]++
+	}
+	for _, rel := range []string{"infra/terraform.tfstate", "k8s/credentials.b64", "events/s3.json", "win/credentials"} {
+		if perFile[rel] != 2 {
+			t.Errorf("%s: %d findings, want the key ID and the secret\n%s", rel, perFile[rel], r.stdout)
+		}
+	}
+	if rep.Found != 8 || rep.Files != 4 || rep.Binary != 1 || len(rep.Skipped) != 0 {
+		t.Errorf("found %d in %d files, %d binary, skipped %+v; want 8 in 4, 1 binary, none skipped", rep.Found, rep.Files, rep.Binary, rep.Skipped)
+	}
+	if !strings.Contains(r.stderr, "audit: 8 finding(s); 4 file(s) scanned, 1 binary file(s) not read\n") {
+		t.Errorf("summary:\n%s", r.stderr)
+	}
+	noSecretsIn(t, r, secrets...)
+
+	// Named on their own: the large file is read; a binary file is listed.
+	tfstate, logo := filepath.Join(repo, "infra", "terraform.tfstate"), filepath.Join(repo, "assets", "logo.png")
+	r = w.cmd(nil, brokerBin, "audit", "--offline", tfstate, logo)
+	if r.code != 1 || !strings.Contains(r.stdout, tfstate+":") || !strings.Contains(r.stdout, logo+": skipped: binary") ||
+		!strings.Contains(r.stderr, "audit: 2 finding(s); 1 file(s) scanned, 1 skipped\n") {
+		t.Errorf("audit of a large file and a binary one: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	noSecretsIn(t, r, secrets...)
+	r = w.cmd(nil, brokerBin, "audit", "--offline", logo)
+	if r.code != 0 || !strings.Contains(r.stderr, "audit: nothing found; 0 file(s) scanned, 1 skipped\n") {
+		t.Errorf("audit of a binary file: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A file named that cannot be read: exit 2, one line, nothing on stdout.
+	r = w.cmd(nil, brokerBin, "audit", "--offline", repo, "/proc/self/mem")
+	if r.code != 2 {
+		t.Errorf("audit of a file that cannot be read: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	assertFailure(t, r, "cannot read /proc/self/mem")
 }
