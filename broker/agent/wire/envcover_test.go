@@ -354,8 +354,10 @@ func resolveConst(name string, fn *ast.FuncDecl, consts map[string][]ast.Expr) (
 }
 
 // assignedValues adds every value assigned to obj in fn.
-//lint:ignore SA1019 the scan follows local variables syntactically, without type
-// information; ast.Object is exactly that and is enough for it.
+// It follows local variables syntactically, without type information:
+// ast.Object is that, and enough here.
+//
+//lint:ignore SA1019 see above
 func assignedValues(obj *ast.Object, fn *ast.FuncDecl, consts map[string][]ast.Expr, vals []value) ([]value, int, bool) {
 	ok := true
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
@@ -385,8 +387,10 @@ func assignedValues(obj *ast.Object, fn *ast.FuncDecl, consts map[string][]ast.E
 
 // rangeOf is the values obj takes as the value of a range over a literal
 // list: for _, name := range []string{"A", "B"+x}.
-//lint:ignore SA1019 the scan follows local variables syntactically, without type
-// information; ast.Object is exactly that and is enough for it.
+// It follows local variables syntactically, without type information:
+// ast.Object is that, and enough here.
+//
+//lint:ignore SA1019 see above
 func rangeOf(fn *ast.FuncDecl, obj *ast.Object, consts map[string][]ast.Expr) (vals []value, found, ok bool) {
 	ok = true
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
