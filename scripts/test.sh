@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check broker has, the way CI runs them:
 #
-#   go vet; GOOS=darwin and GOOS=windows builds and vet (tests included); staticcheck;
+#   go vet; gofmt; GOOS=darwin and GOOS=windows builds and vet (tests included); staticcheck;
 #   go test -race ./... with the real parts on loopback; a short fuzz pass.
 #
 # Integration tests use real parts, never mocks: moto_server for STS and IAM
@@ -116,6 +116,11 @@ go mod download
 step="go vet"
 say "$step"
 go vet ./...
+
+step=gofmt
+say "$step"
+unformatted=$(gofmt -l . | grep -v "^testdata/" || true)
+[[ -z $unformatted ]] || fail "not gofmt-formatted (run gofmt -w): $unformatted"
 
 for os in darwin windows; do
 	step="GOOS=$os go build and go vet"
