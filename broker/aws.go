@@ -86,15 +86,21 @@ func nonEmpty(s string) *string {
 
 // sts is an STS client for the plan's region and endpoint.
 func (b *Broker) sts(c Creds, p Plan) stsAPI {
-	region := p.Region
-	if region == "" {
-		region = "us-east-1"
-	}
+	region := signingRegion(p)
 	// STS serves the environment's endpoint (and what tests put there).
 	if b.Clients.STSAt != nil && p.STSEndpoint != aws.ToString(Endpoint("STS")) {
 		return b.Clients.STSAt(c, region, p.STSEndpoint)
 	}
 	return b.Clients.STS(c, region)
+}
+
+// signingRegion is the region the plan's STS calls are signed for:
+// us-east-1 when none is named.
+func signingRegion(p Plan) string {
+	if p.Region == "" {
+		return "us-east-1"
+	}
+	return p.Region
 }
 
 // endpoints is a plan for calls about profile's key outside of minting a
