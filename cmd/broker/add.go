@@ -39,7 +39,7 @@ func addCommand() *cli.Command {
 }
 
 func runAdd(c *cli.Context) error {
-	name, err := profileArg(c)
+	name, err := newProfileArg(c)
 	if err != nil {
 		return err
 	}

@@ -105,6 +105,27 @@ func profileArg(c *cli.Context) (string, error) {
 	return checkProfileName(c.Args().First())
 }
 
+// newProfileArg is the PROFILE argument of a command that names a profile
+// to write (setup, add): besides checkProfileName, a name starting with '-'
+// is refused, since every command line handing it on (credential_process,
+// `broker export NAME`) would read it as a flag.
+func newProfileArg(c *cli.Context) (string, error) {
+	name, err := profileArg(c)
+	if err != nil {
+		return "", err
+	}
+	return checkNewProfileName(name)
+}
+
+// checkNewProfileName refuses a name to write that starts with '-'.
+func checkNewProfileName(name string) (string, error) {
+	if strings.HasPrefix(name, "-") {
+		return "", withHint(usageError{fmt.Errorf("invalid profile name %q: a profile name must not start with '-', which command lines read as a flag", name)},
+			"choose a name starting with a letter or digit")
+	}
+	return name, nil
+}
+
 // checkProfileName refuses names that cannot stand in a config section header.
 func checkProfileName(name string) (string, error) {
 	if name == "" || strings.TrimSpace(name) != name || strings.ContainsAny(name, "[]#;=") ||
