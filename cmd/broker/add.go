@@ -157,6 +157,14 @@ func readKey(fromEnv bool) (vault.Key, error) {
 		if k.AccessKeyID == "" {
 			return k, withHint(errors.New("--env: AWS_ACCESS_KEY_ID is not set"), "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or leave out --env to type them")
 		}
+		if err := lifecycle.ValidateKeyID(k.AccessKeyID); err != nil {
+			if lifecycle.ValidateKeyID(k.SecretAccessKey) == nil {
+				return vault.Key{}, withHint(fmt.Errorf("--env: AWS_ACCESS_KEY_ID: %w", err),
+					"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY look swapped: the key ID (AKIA…) goes in AWS_ACCESS_KEY_ID, the secret in AWS_SECRET_ACCESS_KEY")
+			}
+			return vault.Key{}, withHint(fmt.Errorf("--env: AWS_ACCESS_KEY_ID: %w", err),
+				"AWS_ACCESS_KEY_ID holds the access key ID (AKIA…), AWS_SECRET_ACCESS_KEY the secret")
+		}
 		return k, nil
 	}
 	t, err := openTerminal()

@@ -43,3 +43,21 @@ func TestDashProfileNames(t *testing.T) {
 		t.Errorf("broker-credential-process without a profile: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestAddEnvSwapped: `broker add --env` with the key ID and the secret
+// swapped says so on a hint line, and stores nothing.
+func TestAddEnvSwapped(t *testing.T) {
+	w := newWorld(t)
+	u := w.newUser("swapped")
+	r := w.cmd([]string{"AWS_ACCESS_KEY_ID=" + u.secret, "AWS_SECRET_ACCESS_KEY=" + u.keyID}, brokerBin, "add", "--env", "dev")
+	refused(t, "add --env, swapped", r, "malformed access key ID")
+	if !strings.Contains(r.stderr, "\nhint: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY look swapped") {
+		t.Errorf("no hint saying they look swapped: %q", r.stderr)
+	}
+	if strings.Contains(r.stderr, u.secret) {
+		t.Error("stderr holds the secret")
+	}
+	if names := profilesWithKeys(w.mustBroker("list", "--json")); len(names) != 0 {
+		t.Errorf("keys stored for %v", names)
+	}
+}
