@@ -12,6 +12,7 @@ import (
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/internal/userpath"
 	"github.com/broker-dev/broker/mfa"
 	"github.com/broker-dev/broker/vault"
 	"github.com/urfave/cli/v2"
@@ -19,14 +20,26 @@ import (
 
 // configPath is $AWS_CONFIG_FILE or ~/.aws/config.
 func configPath() (string, error) {
-	if p := os.Getenv("AWS_CONFIG_FILE"); p != "" {
+	return awsFilePath("AWS_CONFIG_FILE", "config")
+}
+
+// awsFilePath is the file the variable names, with a leading ~ expanded as
+// botocore expands it, else ~/.aws/name.
+func awsFilePath(variable, name string) (string, error) {
+	home, homeErr := os.UserHomeDir()
+	if p := os.Getenv(variable); p != "" {
+		if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, "~"+string(filepath.Separator)) {
+			if homeErr != nil {
+				return "", fmt.Errorf("%s=%s: finding the home folder: %w", variable, p, homeErr)
+			}
+			return userpath.Expand(p, home), nil
+		}
 		return p, nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the AWS config file: %w", err)
+	if homeErr != nil {
+		return "", fmt.Errorf("finding the AWS %s file: %w", name, homeErr)
 	}
-	return filepath.Join(home, ".aws", "config"), nil
+	return filepath.Join(home, ".aws", name), nil
 }
 
 func loadConfig() (*awsconfig.File, error) {
