@@ -12,7 +12,8 @@
 // is read (not the whole file: that would cost the warm path a pass over
 // every section), later keys of a section win (as aws-vault's go-ini
 // does), and a '#' or ';' after whitespace starts a comment (as in
-// aws-sdk-go-v2).
+// aws-sdk-go-v2). As in both, the first '=' or ':' of a key line is its
+// delimiter.
 package awsconfig
 
 import (

@@ -151,6 +151,14 @@ func TestProfile(t *testing.T) {
 			want:    Profile{Name: "a", Region: "x", Values: map[string]string{"region": "x", "output": "json"}},
 		},
 		{
+			// botocore's configparser and aws-sdk-go-v2 read ':' as '=', the first one wins.
+			name:    "colon delimiter",
+			config:  "[profile a]\nregion: x\nmfa_serial = arn:aws:iam::123456789012:mfa/a\nrole_arn:arn:aws:iam::123456789012:role/r=1\n",
+			profile: "a",
+			want: Profile{Name: "a", Region: "x", MFASerial: "arn:aws:iam::123456789012:mfa/a", RoleARN: "arn:aws:iam::123456789012:role/r=1",
+				Values: map[string]string{"region": "x", "mfa_serial": "arn:aws:iam::123456789012:mfa/a", "role_arn": "arn:aws:iam::123456789012:role/r=1"}},
+		},
+		{
 			name:    "duplicate keys, later wins",
 			config:  "[profile a]\nregion = x\nregion = y\n",
 			profile: "a",
