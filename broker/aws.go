@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -52,7 +53,7 @@ const requestTimeout = 30 * time.Second
 
 // DefaultClients returns clients for the real (or AWS_ENDPOINT_URL-configured) endpoints.
 func DefaultClients() Clients {
-	httpClient := &http.Client{Timeout: 10 * time.Second}
+	httpClient := boundedClient{&http.Client{Timeout: 10 * time.Second}}
 	stsAt := func(c Creds, region, endpoint string) stsAPI {
 		return sts.New(sts.Options{
 			Region:       region,
@@ -77,6 +78,48 @@ func DefaultClients() Clients {
 	}
 }
 
+// maxResponseBody bounds what broker reads of one STS or IAM answer: real
+// ones are a few KiB, and a hostile or broken endpoint must not make broker
+// hold hundreds of MiB before the answer is checked.
+const maxResponseBody = 1 << 20
+
+// ErrResponseTooLarge is what reading an answer past maxResponseBody gives.
+var ErrResponseTooLarge = errors.New("the answer is larger than 1 MiB, more than any STS or IAM answer")
+
+// boundedClient is an HTTP client whose response bodies end in an error
+// past maxResponseBody.
+type boundedClient struct{ c *http.Client }
+
+func (b boundedClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := b.c.Do(req)
+	if err == nil && resp.Body != nil {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxResponseBody}
+	}
+	return resp, err
+}
+
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		if n, _ := b.ReadCloser.Read(one[:]); n > 0 {
+			return 0, ErrResponseTooLarge
+		}
+		return b.ReadCloser.Read(p)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
 func nonEmpty(s string) *string {
 	if s == "" {
 		return nil
@@ -86,15 +129,21 @@ func nonEmpty(s string) *string {
 
 // sts is an STS client for the plan's region and endpoint.
 func (b *Broker) sts(c Creds, p Plan) stsAPI {
-	region := p.Region
-	if region == "" {
-		region = "us-east-1"
-	}
+	region := signingRegion(p)
 	// STS serves the environment's endpoint (and what tests put there).
 	if b.Clients.STSAt != nil && p.STSEndpoint != aws.ToString(Endpoint("STS")) {
 		return b.Clients.STSAt(c, region, p.STSEndpoint)
 	}
 	return b.Clients.STS(c, region)
+}
+
+// signingRegion is the region the plan's STS calls are signed for:
+// us-east-1 when none is named.
+func signingRegion(p Plan) string {
+	if p.Region == "" {
+		return "us-east-1"
+	}
+	return p.Region
 }
 
 // endpoints is a plan for calls about profile's key outside of minting a

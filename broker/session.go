@@ -22,13 +22,24 @@ const maxMFAAttempts = 3
 
 // cacheID names the session made at a level of the plan (0: the MFA session,
 // i: after the i-th role). It covers everything that decides the credentials,
-// so a changed config or a new key never finds a stale session.
+// so a changed config or a new key never finds a stale session: among them
+// who mints it, the STS endpoint configured (a LocalStack session is never
+// served for AWS) and the partition of the region signed for (nor an aws
+// session for aws-cn). The SDK's default endpoint for the region counts as
+// none, so another region of the same partition finds the same session and
+// asks for no new code.
+//
+// The "v2" marks the format: sessions cached under the old one, which
+// covered neither endpoint nor partition, are never found again, and are
+// purged once expired.
 func cacheID(p Plan, key vault.Key, level int) string {
 	var parent string
 	if level == 0 {
-		parent = hashOf("mfa", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA), p.SessionDuration.String())
+		parent = hashOf("mfa-v2", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA), p.SessionDuration.String(),
+			p.STSEndpoint, partitionID(signingRegion(p)))
 	} else if direct(p, level) {
-		parent = hashOf("direct", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA))
+		parent = hashOf("direct-v2", key.AccessKeyID, p.MFASerial, strconv.FormatBool(p.NoMFA),
+			p.STSEndpoint, partitionID(signingRegion(p)))
 	} else {
 		parent = cacheID(p, key, level-1)
 	}
@@ -37,6 +48,18 @@ func cacheID(p Plan, key vault.Key, level int) string {
 	}
 	r := p.Roles[level-1]
 	return hashOf(append([]string{"role", parent, r.ARN, r.ExternalID, r.SessionName, r.Duration.String()}, roleHashParts(r)...)...)
+}
+
+// partitionID names the partition of region for the cache key: aws, aws-cn,
+// aws-us-gov, or for the isolated ones (us-iso-east-1, eu-isoe-west-1) their
+// region prefix, so that each is apart from the others.
+func partitionID(region string) string {
+	if prefix, rest, ok := strings.Cut(region, "-"); ok {
+		if kind, _, ok := strings.Cut(rest, "-"); ok && strings.HasPrefix(kind, "iso") {
+			return "aws-" + prefix + "-" + kind
+		}
+	}
+	return PartitionOf(region).ID
 }
 
 func hashOf(parts ...string) string {

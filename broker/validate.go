@@ -85,13 +85,30 @@ func checkDurations(p Plan) error {
 	return nil
 }
 
+// Lengths no STS credential comes near: AWS documents access key IDs of
+// 16 to 128 characters, secrets are 40, and session tokens, which AWS does
+// not bound, are a few KiB at most even with session tags and policies.
+const (
+	maxKeyIDLen  = 128
+	maxSecretLen = 128
+	maxTokenLen  = 32 << 10
+)
+
+// ErrOversized means STS (or the cache) gave a key ID, secret or token
+// longer than any STS hands out.
+var ErrOversized = errors.New("credentials longer than any STS hands out")
+
 // checkComplete refuses credentials that are empty or hold what no STS
-// credential holds (spaces, control characters), and a missing expiry.
+// credential holds (spaces, control characters, absurd lengths), and a
+// missing expiry.
 func checkComplete(s vault.Session) error {
 	for _, v := range []string{s.AccessKeyID, s.SecretAccessKey, s.SessionToken} {
 		if v == "" || strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			return ErrIncomplete
 		}
+	}
+	if len(s.AccessKeyID) > maxKeyIDLen || len(s.SecretAccessKey) > maxSecretLen || len(s.SessionToken) > maxTokenLen {
+		return ErrOversized
 	}
 	if s.Expiration.IsZero() {
 		return ErrIncomplete
@@ -113,6 +130,12 @@ func (b *Broker) checkGranted(p Plan, level int, s vault.Session) error {
 	}
 	if left < MinDuration-maxClockSkew {
 		return &ShortSessionError{Profile: p.Profile, Expiration: s.Expiration, Left: left, Asked: asked}
+	}
+	// Later than asked for, beyond a clock behind STS's: no STS grants
+	// that, and an agent would hold it for as long.
+	if left > asked+maxClockSkew {
+		return fmt.Errorf("STS granted profile %q a session ending at %s, %s from now, but %s was asked for: refused",
+			p.Profile, s.Expiration.UTC().Format(time.RFC3339), left.Round(time.Second), asked)
 	}
 	return nil
 }

@@ -8,9 +8,12 @@
 //
 // Where this dialect differs from botocore (checked against botocore 1.43):
 // botocore refuses a file with duplicate sections or keys, and keeps ` # x`
-// as part of a value. Here duplicate sections merge and later keys win (as
-// aws-vault's go-ini does), and a '#' or ';' after whitespace starts a
-// comment (as in aws-sdk-go-v2).
+// as part of a value. Here a profile with two sections is an error when it
+// is read (not the whole file: that would cost the warm path a pass over
+// every section), later keys of a section win (as aws-vault's go-ini
+// does), and a '#' or ';' after whitespace starts a comment (as in
+// aws-sdk-go-v2). As in both, the first '=' or ':' of a key line is its
+// delimiter.
 package awsconfig
 
 import (

@@ -118,6 +118,13 @@ func FuzzSetup(f *testing.F) {
 		if errors.As(serr, &ce) {
 			changed, serr = Setup(path, name, brokerBin, true)
 		}
+		var se *SyntaxError
+		if errors.As(serr, &se) && strings.Contains(se.Msg, "a second section for profile") {
+			if out, _ := os.ReadFile(path); changed || !bytes.Equal(out, data) {
+				t.Fatalf("Setup refused a duplicate section but changed the file")
+			}
+			return
+		}
 		if serr != nil {
 			t.Fatalf("Setup: %v", serr)
 		}
@@ -144,6 +151,9 @@ func FuzzSetup(f *testing.F) {
 		}
 		// Other profiles are untouched.
 		for _, n := range before.ProfileNames() {
+			if _, err := (reader{f: before}).layer(n); err != nil {
+				continue // a profile with two sections, refused when read
+			}
 			if n != name && !maps.Equal(layerValues(t, before, n), layerValues(t, after, n)) {
 				t.Fatalf("profile %q changed:\n%q", n, out)
 			}

@@ -151,10 +151,12 @@ func TestProfile(t *testing.T) {
 			want:    Profile{Name: "a", Region: "x", Values: map[string]string{"region": "x", "output": "json"}},
 		},
 		{
-			name:    "duplicate sections merge, later wins",
-			config:  "[profile a]\nregion = x\noutput = json\n[profile b]\n[profile a]\nregion = y\n",
+			// botocore's configparser and aws-sdk-go-v2 read ':' as '=', the first one wins.
+			name:    "colon delimiter",
+			config:  "[profile a]\nregion: x\nmfa_serial = arn:aws:iam::123456789012:mfa/a\nrole_arn:arn:aws:iam::123456789012:role/r=1\n",
 			profile: "a",
-			want:    Profile{Name: "a", Region: "y", Values: map[string]string{"region": "y", "output": "json"}},
+			want: Profile{Name: "a", Region: "x", MFASerial: "arn:aws:iam::123456789012:mfa/a", RoleARN: "arn:aws:iam::123456789012:role/r=1",
+				Values: map[string]string{"region": "x", "mfa_serial": "arn:aws:iam::123456789012:mfa/a", "role_arn": "arn:aws:iam::123456789012:role/r=1"}},
 		},
 		{
 			name:    "duplicate keys, later wins",
@@ -241,7 +243,8 @@ func TestProfileErrors(t *testing.T) {
 		{"negative session duration", "[profile a]\nbroker_session_duration = -1h\n", "a", syntax(2, "broker_session_duration")},
 		{"bad no_mfa", "[profile a]\nbroker_no_mfa = sure\n", "a", syntax(2, `broker_no_mfa: "sure" is not true or false`)},
 		{"bad duration in included profile", "[profile base]\nduration_seconds = x\n[profile a]\ninclude_profile = base\n", "a", syntax(2, "duration_seconds")},
-		{"bad duration in second duplicate section", "[profile a]\n[profile b]\n[profile a]\n\nduration_seconds = x\n", "a", syntax(5, "duration_seconds")},
+		{"duplicate section", "[profile a]\n[profile b]\n[profile a]\n\nduration_seconds = x\n", "a", syntax(3, `a second section for profile "a" (the first is at `)},
+		{"duplicate [default]", "[default]\nregion = x\n[default]\n", "default", syntax(3, "a second section")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

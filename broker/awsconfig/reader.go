@@ -117,11 +117,14 @@ func (r reader) lineOf(off int) (int, error) {
 	return lines, nil
 }
 
-// layer returns the keys of the named profile's own sections, or nil if it
-// has none. Duplicate sections merge and a later key overrides an earlier
-// one (botocore would refuse the file; aws-vault's go-ini merges).
+// layer returns the keys of the named profile's own section, or nil if it
+// has none. A profile with two sections is a *SyntaxError naming the lines
+// of both: botocore refuses such a file (configparser's
+// DuplicateSectionError), and merging them would read another profile than
+// the AWS CLI, or edit the wrong section.
 func (r reader) layer(name string) (map[string]keyLine, error) {
 	var l map[string]keyLine
+	first := -1
 	h := nameHash(name)
 	for _, s := range r.f.secs {
 		if s.hash != h {
@@ -134,6 +137,10 @@ func (r reader) layer(name string) (map[string]keyLine, error) {
 		if b.name != name {
 			continue
 		}
+		if first >= 0 {
+			return nil, r.duplicate(name, first, int(s.header))
+		}
+		first = int(s.header)
 		if l == nil {
 			l = make(map[string]keyLine)
 		}
@@ -143,6 +150,20 @@ func (r reader) layer(name string) (map[string]keyLine, error) {
 		}
 	}
 	return l, nil
+}
+
+// duplicate is the error for profile name's second section, at off; its
+// first is at first.
+func (r reader) duplicate(name string, first, off int) error {
+	l1, err := r.lineOf(first)
+	if err != nil {
+		return err
+	}
+	l2, err := r.lineOf(off)
+	if err != nil {
+		return err
+	}
+	return &SyntaxError{r.f.path, l2, fmt.Sprintf("a second section for profile %q (the first is at %s:%d): the AWS CLI refuses a file with a duplicate section; merge the two", name, r.f.path, l1)}
 }
 
 // keyLine is one key = value line of a section, located in the file.

@@ -25,7 +25,8 @@ type lineState struct {
 }
 
 // classify returns the kind of line (without its line ending), the index
-// of its first non-blank byte, and for a lineKey the index of '='. Load
+// of its first non-blank byte, and for a lineKey the index of its
+// delimiter ('=' or ':'). Load
 // and Profile both use it, so they agree on what each line is.
 func (st *lineState) classify(line []byte) (kind lineKind, ind, eq int) {
 	i := 0
@@ -43,7 +44,9 @@ func (st *lineState) classify(line []byte) (kind lineKind, ind, eq int) {
 	if line[i] == '[' {
 		return lineHeader, i, -1
 	}
-	e := bytes.IndexByte(line[i:], '=')
+	// botocore's configparser and aws-sdk-go-v2 take '=' or ':', whichever
+	// comes first, as the delimiter: `region: eu-west-1` is a key too.
+	e := bytes.IndexAny(line[i:], "=:")
 	if e < 0 {
 		return lineBad, i, -1
 	}
@@ -128,10 +131,10 @@ func (ix *indexer) lines(chunk []byte, base int) error {
 			continue
 		}
 		// Fast path for most lines: key = value, with a value, in a section.
-		if c := rest[0]; ix.inSection && c > ' ' && c != '[' && c != '#' && c != ';' && c != '=' {
+		if c := rest[0]; ix.inSection && c > ' ' && c != '[' && c != '#' && c != ';' && c != '=' && c != ':' {
 			// Keys are short: a loop beats IndexByte's call.
 			e := 1
-			for e < len(rest) && rest[e] != '=' && rest[e] != '\n' {
+			for e < len(rest) && rest[e] != '=' && rest[e] != ':' && rest[e] != '\n' {
 				e++
 			}
 			k := e + 1

@@ -55,7 +55,7 @@ func (f *File) ServiceEndpoint(name, service string) (string, error) {
 			if !inside || block != service {
 				break
 			}
-			e := bytes.IndexByte(line, '=')
+			e := bytes.IndexAny(line, "=:")
 			if e < 0 {
 				return "", &SyntaxError{Path: f.path, Line: lineNum, Msg: "nested line under " + service + " is not key = value"}
 			}

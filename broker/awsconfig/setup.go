@@ -86,8 +86,22 @@ func checkName(name string) error {
 	return nil
 }
 
+// editableSection is the offset of the named profile's one section (none
+// when it has none); a second section is an error, as in reading it.
+func (f *File) editableSection(name string) ([]int, error) {
+	r := reader{f: f}
+	offs, _ := r.headers(name) // f is in memory: no error
+	if len(offs) > 1 {
+		return nil, r.duplicate(name, offs[0], offs[1])
+	}
+	return offs, nil
+}
+
 func (f *File) setupEdits(name, brokerPath, want string, force bool) ([]edit, error) {
-	offs, _ := reader{f: f}.headers(name) // f is in memory: no error
+	offs, err := f.editableSection(name)
+	if err != nil {
+		return nil, err
+	}
 	if len(offs) == 0 {
 		return []edit{f.appendSection(name, "credential_process = "+want)}, nil
 	}

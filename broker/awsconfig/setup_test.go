@@ -131,13 +131,6 @@ role_arn = arn:prod
 		after:   "[profile dev]\ns3 =\n  addressing_style = path\ncredential_process = /usr/local/bin/broker export dev\n\n[profile b]\n",
 	},
 	{
-		name:    "duplicate sections",
-		profile: "dev",
-		before:  "[profile dev]\nrole_arn = a\ncredential_process = broker export dev\n[profile x]\n[profile dev]\nsource_profile = s\ncredential_process = /bin/broker export dev\n",
-		after:   "[profile dev]\nbroker_role_arn = a\n[profile x]\n[profile dev]\nbroker_source_profile = s\ncredential_process = /usr/local/bin/broker export dev\n",
-		unsetup: "[profile dev]\nrole_arn = a\n[profile x]\n[profile dev]\nsource_profile = s\n",
-	},
-	{
 		name:    "empty value with comment",
 		profile: "dev",
 		before:  "[profile dev]\ncredential_process =    # later\n",
@@ -387,5 +380,26 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 	}
 	if got := fi.Mode().Perm(); got != want {
 		t.Errorf("%s: mode %v, want %v", path, got, want)
+	}
+}
+
+// TestSetupDuplicateSections: a profile with two sections is refused by
+// Setup and SetValue, with both lines, and the file is left as it was
+// (botocore refuses such a file; editing one of them reported success).
+func TestSetupDuplicateSections(t *testing.T) {
+	const before = "[profile dev]\nrole_arn = a\n[profile x]\n[profile dev]\nsource_profile = s\n"
+	path := writeConfig(t, before)
+	if changed, err := Setup(path, "dev", brokerBin, false); changed || err == nil || !strings.Contains(err.Error(), path+":4: a second section for profile \"dev\" (the first is at "+path+":1)") {
+		t.Errorf("Setup = %v, %v", changed, err)
+	}
+	if changed, err := SetValue(path, "dev", "region", "eu-west-1"); changed || err == nil || !strings.Contains(err.Error(), ":4: a second section") {
+		t.Errorf("SetValue = %v, %v", changed, err)
+	}
+	if got := readString(t, path); got != before {
+		t.Errorf("the file changed:\n%s", got)
+	}
+	// Another profile of the file is still read and edited.
+	if changed, err := SetValue(path, "x", "region", "eu-west-1"); !changed || err != nil {
+		t.Errorf("SetValue x = %v, %v", changed, err)
 	}
 }

@@ -31,7 +31,10 @@ func SetValue(path, name, key, value string) (changed bool, err error) {
 	}
 	line := key + " = " + value
 	return editFile(path, func(f *File) ([]edit, error) {
-		offs, _ := reader{f: f}.headers(name) // f is in memory: no error
+		offs, err := f.editableSection(name)
+		if err != nil {
+			return nil, err
+		}
 		if len(offs) == 0 {
 			return []edit{f.appendSection(name, line)}, nil
 		}

@@ -16,7 +16,6 @@ package main
 import (
 	"errors"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/broker-dev/broker/broker/agent/wire"
@@ -27,10 +26,21 @@ import (
 const askTimeout = 2 * time.Second
 
 func main() {
+	// Its one argument is a profile name whatever it looks like: "--help"
+	// or "-x" is a profile, never help or a flag (help on stdout would be
+	// read by the AWS CLI as credentials). A leading "--" is allowed.
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) != 1 || args[0] == "" {
+		os.Stderr.WriteString("broker: broker-credential-process takes one PROFILE argument\nhint: it is what `broker setup PROFILE` writes into credential_process; run `broker export PROFILE` yourself\n")
+		os.Exit(2)
+	}
+	profile := args[0]
 	env := os.Environ()
-	if len(args) == 1 && args[0] != "" && !strings.HasPrefix(args[0], "-") && wire.Enabled(os.Getenv) {
-		answered, err := warm(args[0])
+	if wire.Enabled(os.Getenv) {
+		answered, err := warm(profile)
 		if answered {
 			if err != nil {
 				os.Stderr.WriteString("broker: writing the credentials: " + err.Error() + "\n")
@@ -46,7 +56,8 @@ func main() {
 			env = append(env, "BROKER_AGENT=off")
 		}
 	}
-	os.Exit(handOver(append([]string{"export"}, args...), env))
+	// "--" so that broker reads the name as the profile, never as a flag.
+	os.Exit(handOver([]string{"export", "--", profile}, env))
 }
 
 // warm prints the agent's answer for profile; answered false means it has

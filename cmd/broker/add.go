@@ -39,7 +39,7 @@ func addCommand() *cli.Command {
 }
 
 func runAdd(c *cli.Context) error {
-	name, err := profileArg(c)
+	name, err := newProfileArg(c)
 	if err != nil {
 		return err
 	}
@@ -156,6 +156,14 @@ func readKey(fromEnv bool) (vault.Key, error) {
 		k := vault.Key{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
 		if k.AccessKeyID == "" {
 			return k, withHint(errors.New("--env: AWS_ACCESS_KEY_ID is not set"), "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or leave out --env to type them")
+		}
+		if err := lifecycle.ValidateKeyID(k.AccessKeyID); err != nil {
+			if lifecycle.ValidateKeyID(k.SecretAccessKey) == nil {
+				return vault.Key{}, withHint(fmt.Errorf("--env: AWS_ACCESS_KEY_ID: %w", err),
+					"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY look swapped: the key ID (AKIA…) goes in AWS_ACCESS_KEY_ID, the secret in AWS_SECRET_ACCESS_KEY")
+			}
+			return vault.Key{}, withHint(fmt.Errorf("--env: AWS_ACCESS_KEY_ID: %w", err),
+				"AWS_ACCESS_KEY_ID holds the access key ID (AKIA…), AWS_SECRET_ACCESS_KEY the secret")
 		}
 		return k, nil
 	}

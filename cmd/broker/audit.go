@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -245,14 +244,7 @@ func auditPaths(args []string) ([]string, error) {
 
 // credentialsPath is $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials.
 func credentialsPath() (string, error) {
-	if p := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
-		return p, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the AWS credentials file: %w", err)
-	}
-	return filepath.Join(home, ".aws", "credentials"), nil
+	return awsFilePath("AWS_SHARED_CREDENTIALS_FILE", "credentials")
 }
 
 var kindNames = map[keyscan.Kind]string{

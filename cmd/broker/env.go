@@ -12,6 +12,7 @@ import (
 
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/broker/awsconfig"
+	"github.com/broker-dev/broker/internal/userpath"
 	"github.com/broker-dev/broker/mfa"
 	"github.com/broker-dev/broker/vault"
 	"github.com/urfave/cli/v2"
@@ -19,14 +20,26 @@ import (
 
 // configPath is $AWS_CONFIG_FILE or ~/.aws/config.
 func configPath() (string, error) {
-	if p := os.Getenv("AWS_CONFIG_FILE"); p != "" {
+	return awsFilePath("AWS_CONFIG_FILE", "config")
+}
+
+// awsFilePath is the file the variable names, with a leading ~ expanded as
+// botocore expands it, else ~/.aws/name.
+func awsFilePath(variable, name string) (string, error) {
+	home, homeErr := os.UserHomeDir()
+	if p := os.Getenv(variable); p != "" {
+		if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, "~"+string(filepath.Separator)) {
+			if homeErr != nil {
+				return "", fmt.Errorf("%s=%s: finding the home folder: %w", variable, p, homeErr)
+			}
+			return userpath.Expand(p, home), nil
+		}
 		return p, nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the AWS config file: %w", err)
+	if homeErr != nil {
+		return "", fmt.Errorf("finding the AWS %s file: %w", name, homeErr)
 	}
-	return filepath.Join(home, ".aws", "config"), nil
+	return filepath.Join(home, ".aws", name), nil
 }
 
 func loadConfig() (*awsconfig.File, error) {
@@ -103,6 +116,27 @@ func profileArg(c *cli.Context) (string, error) {
 		return "", usageError{fmt.Errorf("%s takes one PROFILE argument, not %d", c.Command.Name, c.NArg())}
 	}
 	return checkProfileName(c.Args().First())
+}
+
+// newProfileArg is the PROFILE argument of a command that names a profile
+// to write (setup, add): besides checkProfileName, a name starting with '-'
+// is refused, since every command line handing it on (credential_process,
+// `broker export NAME`) would read it as a flag.
+func newProfileArg(c *cli.Context) (string, error) {
+	name, err := profileArg(c)
+	if err != nil {
+		return "", err
+	}
+	return checkNewProfileName(name)
+}
+
+// checkNewProfileName refuses a name to write that starts with '-'.
+func checkNewProfileName(name string) (string, error) {
+	if strings.HasPrefix(name, "-") {
+		return "", withHint(usageError{fmt.Errorf("invalid profile name %q: a profile name must not start with '-', which command lines read as a flag", name)},
+			"choose a name starting with a letter or digit")
+	}
+	return name, nil
 }
 
 // checkProfileName refuses names that cannot stand in a config section header.

@@ -5,9 +5,14 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -113,13 +118,27 @@ func TestRejectedKey(t *testing.T) {
 
 func TestCachedSessionServedWhileSTSDown(t *testing.T) {
 	w, _ := setupDev(t)
-	first := decodeExport(t, w.mustBroker("export", "dev"))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// STS is an endpoint that passes requests on to moto, then goes down
+	// (hangs rather than answers): the endpoint, part of the cache key,
+	// stays the same.
+	target, err := url.Parse(w.aws.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close() // accepts nothing: STS hangs rather than answers
-	r := w.cmd([]string{"AWS_ENDPOINT_URL=http://" + l.Addr().String()}, brokerBin, "export", "dev")
+	var down atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	sts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			<-r.Context().Done()
+			return
+		}
+		proxy.ServeHTTP(rw, r)
+	}))
+	defer sts.Close()
+	env := []string{"AWS_ENDPOINT_URL=" + sts.URL}
+	first := decodeExport(t, w.cmd(env, brokerBin, "export", "dev").stdout)
+	down.Store(true)
+	r := w.cmd(env, brokerBin, "export", "dev")
 	if r.code != 0 {
 		t.Fatalf("a valid cached session was not served with STS down: %s", r.stderr)
 	}

@@ -375,6 +375,9 @@ func importableName(name string) bool {
 	if _, err := checkProfileName(name); err != nil {
 		return false
 	}
+	if _, err := checkNewProfileName(name); err != nil {
+		return false
+	}
 	return !strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(`'"\`, r) })
 }
 

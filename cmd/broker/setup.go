@@ -32,7 +32,7 @@ func setupCommand() *cli.Command {
 		},
 		BashComplete: completeProfiles,
 		Action: func(c *cli.Context) error {
-			name, err := profileArg(c)
+			name, err := newProfileArg(c)
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/broker-dev/broker/internal/userpath"
 )
 
 // keyVersion changes whenever what Key covers changes, so an agent of
@@ -144,7 +146,7 @@ func lookup(env []string, name string) string {
 // configPath is the config file broker reads ($AWS_CONFIG_FILE, else
 // ~/.aws/config), absolute, with links resolved when it exists.
 func configPath(env []string) (string, error) {
-	path := lookup(env, "AWS_CONFIG_FILE")
+	path := userpath.Expand(lookup(env, "AWS_CONFIG_FILE"), lookup(env, "HOME")) // ~ as broker expands it
 	if path == "" {
 		home := lookup(env, "HOME")
 		if home == "" {
