@@ -75,6 +75,14 @@ func (e *LockTimeoutError) Error() string {
 	return fmt.Sprintf("timed out waiting for another broker process resolving profile %q", e.Profile)
 }
 
+// KeyRotatedError means another broker rotated the key of Profile while
+// this one waited for its lock; this one changed nothing.
+type KeyRotatedError struct{ Profile string }
+
+func (e *KeyRotatedError) Error() string {
+	return fmt.Sprintf("profile %q's key was just rotated by another broker; nothing changed", e.Profile)
+}
+
 // MaskKeyID shows only the last four characters of an access key ID: ****WXYZ.
 func MaskKeyID(id string) string {
 	if len(id) <= 4 {

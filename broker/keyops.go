@@ -14,19 +14,52 @@ import (
 // STSAPI names what Clients.STS returns, for packages that replace it.
 type STSAPI = stsAPI
 
-// LockKeys takes the cross-process lock on the key of profile name, held
-// while a rotation or revocation runs: two at once would each take the
-// other's new key for an orphan. The OS drops the lock of a killed process.
+// LockKeys takes the cross-process locks held while a rotation or
+// revocation of the key of profile name runs: the profile's, then the one
+// of the access key ID it stores, which every profile holding the same key
+// shares. Two at once would each take the other's new key for an orphan.
+// Having waited, it reads the stored key again: another broker may have
+// rotated it meanwhile (KeyRotatedError, nothing changed). The OS drops the
+// locks of a killed process.
 func (b *Broker) LockKeys(ctx context.Context, name string) (unlock func(), err error) {
 	p, err := b.Plan(name)
 	if err != nil {
 		return nil, err
 	}
+	unlockProfile, err := b.lockWaiting(ctx, p.Root, "keys-"+hashOf("keys", p.Root))
+	if err != nil {
+		return nil, err
+	}
+	k, err := b.Vault.Key(p.Root)
+	if err != nil {
+		// Nothing to rotate: the caller reports the missing key.
+		return unlockProfile, nil
+	}
+	unlockKey, err := b.LockKeyID(ctx, p.Root, k.AccessKeyID)
+	if err != nil {
+		unlockProfile()
+		return nil, err
+	}
+	unlock = func() { unlockKey(); unlockProfile() }
+	if now, err := b.Vault.Key(p.Root); err != nil || now.AccessKeyID != k.AccessKeyID {
+		unlock()
+		return nil, &KeyRotatedError{Profile: p.Root}
+	}
+	return unlock, nil
+}
+
+// LockKeyID takes the lock of the access key ID id, for profile (named in
+// a timeout), shared by every profile that holds the key.
+func (b *Broker) LockKeyID(ctx context.Context, profile, id string) (unlock func(), err error) {
+	return b.lockWaiting(ctx, profile, "keyid-"+hashOf("keyid", id))
+}
+
+func (b *Broker) lockWaiting(ctx context.Context, profile, id string) (unlock func(), err error) {
 	waitCtx, cancel := context.WithTimeout(ctx, lockWait)
 	defer cancel()
-	unlock, err = lock(waitCtx, b.LockDir, "keys-"+hashOf("keys", p.Root))
+	unlock, err = lock(waitCtx, b.LockDir, id)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, &LockTimeoutError{Profile: p.Root}
+		return nil, &LockTimeoutError{Profile: profile}
 	}
 	return unlock, err
 }

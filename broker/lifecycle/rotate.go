@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
 	"github.com/broker-dev/broker/broker"
 	"github.com/broker-dev/broker/vault"
 )
@@ -81,8 +82,9 @@ const defaultVerifyWait = 10 * time.Second
 
 // RotateOptions shape a rotation.
 type RotateOptions struct {
-	DeleteInactive bool // with two keys, delete the other one if it is inactive, to free a slot
-	Force          bool // rotate even if something other than broker used the old key last
+	DeleteInactive bool   // with two keys, delete the other one if it is inactive, to free a slot
+	Force          bool   // rotate even if something other than broker used the old key last
+	KeyID          string // the key the caller confirmed rotating; another stored by then: KeyRotatedError
 
 	revoking bool // revoke: no use check, and the old key is not marked for deletion
 
@@ -142,7 +144,8 @@ func (e *StoredElsewhereError) Error() string {
 }
 
 // RotatingElsewhereError refuses to rotate a key whose rotation under
-// another profile holding it was interrupted; nothing was changed.
+// another profile holding it was interrupted; nothing was changed. A
+// rotation under way holds the key's lock (finish), so this one is not.
 type RotatingElsewhereError struct {
 	Profile string // where the rotation is journaled
 	KeyID   string // masked
@@ -181,6 +184,13 @@ func (m *Manager) Rotate(ctx context.Context, name string, opts RotateOptions) (
 		return RotateResult{}, err
 	}
 	defer unlock()
+	if opts.KeyID != "" {
+		if p, err := m.Plan(name); err == nil {
+			if k, err := m.Vault.Key(p.Root); err == nil && k.AccessKeyID != opts.KeyID {
+				return RotateResult{}, &broker.KeyRotatedError{Profile: p.Root}
+			}
+		}
+	}
 	var own *ownUse
 	if !opts.Force {
 		if own, err = m.checkUse(ctx, name); err != nil {
@@ -292,6 +302,17 @@ func (l *Session) undo(ctx context.Context, j vault.Rotation) (orphan string, er
 	return orphan, nil
 }
 
+// dropCreated deletes the key this rotation created, whose ID the journal
+// has from CreateAccessKey's answer, and drops the journal; no other key.
+func (l *Session) dropCreated(ctx context.Context, j vault.Rotation) error {
+	if id := j.NewKey.AccessKeyID; id != "" && id != l.Key.AccessKeyID && id != j.OldKeyID {
+		if err := l.deleteKey(ctx, l.User.UserName, id); err != nil && !isNoSuchEntity(err) {
+			return err
+		}
+	}
+	return l.m.Vault.RemoveRotation(l.Profile)
+}
+
 func (o RotateOptions) after(step string) error {
 	if o.afterStep == nil {
 		return nil
@@ -354,12 +375,17 @@ func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResul
 	out, err := l.iam.CreateAccessKey(cctx, &iam.CreateAccessKeyInput{UserName: aws.String(l.User.UserName)})
 	cancel()
 	if err != nil {
-		err = fmt.Errorf("creating a new access key for IAM user %q: %w", l.User.UserName, l.classify(err))
-		// IAM may have created it all the same (a lost answer): undo now, or next time.
-		if _, uerr := l.undo(ctx, j); uerr != nil {
-			l.m.debugf("undoing the failed creation: %v", uerr)
+		var answered smithy.APIError
+		if errors.As(err, &answered) {
+			// IAM refused (LimitExceeded, AccessDenied): it created nothing,
+			// so nothing is deleted; the journal goes.
+			if rerr := l.m.Vault.RemoveRotation(l.Profile); rerr != nil {
+				l.m.debugf("removing the journal: %v", rerr)
+			}
 		}
-		return res, err
+		// Otherwise the answer may be lost with a key created: the journal
+		// stays "creating", and the next rotate, holding the lock, undoes it.
+		return res, fmt.Errorf("creating a new access key for IAM user %q: %w", l.User.UserName, l.classify(err))
 	}
 	if out.AccessKey == nil || out.AccessKey.AccessKeyId == nil || out.AccessKey.SecretAccessKey == nil {
 		return res, errors.New("IAM answered CreateAccessKey without a key")
@@ -374,7 +400,7 @@ func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResul
 	j.State, j.NewKey = stateCreated, newKey
 	if err := l.m.Vault.SetRotation(j); err != nil {
 		// The secret cannot be kept: the key is useless, so take it back.
-		if _, uerr := l.undo(ctx, j); uerr != nil {
+		if uerr := l.dropCreated(ctx, j); uerr != nil {
 			l.m.debugf("undoing the creation: %v", uerr)
 		}
 		return res, err
@@ -389,11 +415,25 @@ func (l *Session) start(ctx context.Context, opts RotateOptions, res RotateResul
 func (l *Session) finish(ctx context.Context, j vault.Rotation, opts RotateOptions, res RotateResult) (RotateResult, error) {
 	res.OldKeyID, res.NewKeyID = j.OldKeyID, j.NewKey.AccessKeyID
 	keepOld := j.KeepOld
+	// LockKeys holds the lock of the stored key; take the other one's too,
+	// before any other profile is switched to the new key, so that a
+	// rotate of a profile holding either waits for this one.
+	other := j.NewKey.AccessKeyID
+	if l.Key.AccessKeyID == other {
+		other = j.OldKeyID
+	}
+	if other != "" && other != l.Key.AccessKeyID {
+		unlock, err := l.m.LockKeyID(ctx, l.Profile, other)
+		if err != nil {
+			return res, err
+		}
+		defer unlock()
+	}
 	if j.State == stateCreated {
 		if l.Key.AccessKeyID != j.NewKey.AccessKeyID {
 			if err := l.verify(ctx, j.NewKey, opts.verifyWait); err != nil {
 				// The new key does not work: take it back; nothing else changed.
-				if _, uerr := l.undo(ctx, j); uerr != nil {
+				if uerr := l.dropCreated(ctx, j); uerr != nil {
 					l.m.debugf("undoing the rotation: %v", uerr)
 				}
 				return res, err

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/broker/lifecycle"
 	"github.com/urfave/cli/v2"
 )
 
@@ -47,6 +49,27 @@ func removeCommand() *cli.Command {
 				return &broker.NoKeyError{Profile: name}
 			}
 			masked := broker.MaskKeyID(k.AccessKeyID)
+			others, err := b.KeyProfiles(k.AccessKeyID)
+			if err != nil {
+				return err
+			}
+			others = slices.DeleteFunc(others, func(n string) bool { return n == name })
+			if len(others) > 0 {
+				// Another profile still signs with the key: no advice to deactivate it.
+				question := fmt.Sprintf("%s holds the same key %s and keeps using it.\nDelete the access key %s of profile %q and its cached sessions?",
+					capitalize(lifecycle.ProfileList(others)), masked, masked, name)
+				if err := confirmed(c.Bool("yes"), question); err != nil {
+					return err
+				}
+				n, err := b.RemoveKey(name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.ErrWriter, "Removed the key %s of profile %q and %d cached session(s).\n", masked, name, n)
+				fmt.Fprintf(c.App.ErrWriter, "%s still holds the key %s, which stays active in IAM for %s.\n",
+					capitalize(lifecycle.ProfileList(others)), masked, itOrThem(others))
+				return nil
+			}
 			// Asked on the terminal, before anything changes: deactivating
 			// through broker needs the key in the keychain.
 			question := fmt.Sprintf("The key %s stays valid in IAM after this. To deactivate it, answer no and run\n"+

@@ -56,7 +56,7 @@ func runRotate(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c)
 	defer stop()
-	res, err := b.Rotate(ctx, name, lifecycle.RotateOptions{DeleteInactive: c.Bool("delete-inactive"), Force: c.Bool("force")})
+	res, err := b.Rotate(ctx, name, lifecycle.RotateOptions{DeleteInactive: c.Bool("delete-inactive"), Force: c.Bool("force"), KeyID: key.AccessKeyID})
 	printInterrupted(c.App.ErrWriter, res.Resumed, res.Orphan)
 	var limit *lifecycle.KeyLimitError
 	if errors.As(err, &limit) {
@@ -71,6 +71,10 @@ func runRotate(c *cli.Context) error {
 	if errors.As(err, &stored) {
 		return withHint(err, "the key is inactive, so %s does not work: store a working key for it (`broker add --force %s`) or remove it (`broker remove %s`), then rotate again",
 			lifecycle.ProfileList(stored.Profiles), stored.Profiles[0], stored.Profiles[0])
+	}
+	var rotated *broker.KeyRotatedError
+	if errors.As(err, &rotated) {
+		return withHint(err, "`broker list` shows the key it holds now; run `broker rotate %s` again only if it should be replaced once more", rotated.Profile)
 	}
 	var elsewhere *lifecycle.RotatingElsewhereError
 	if errors.As(err, &elsewhere) {
