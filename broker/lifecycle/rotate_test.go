@@ -1,11 +1,17 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+	"github.com/broker-dev/broker/broker"
+	"github.com/broker-dev/broker/internal/moto"
 	"github.com/broker-dev/broker/vault"
 )
 
@@ -218,4 +224,44 @@ func TestRotateConcurrent(t *testing.T) {
 		}
 	}
 	w.checkRotated("after two concurrent rotations", w.key.AccessKeyID)
+}
+
+// limitIAM is IAM where, as CreateAccessKey is called, another broker
+// creates a key first, so IAM answers LimitExceeded.
+type limitIAM struct {
+	iamAPI
+	t     *testing.T
+	srv   *moto.Server
+	other string // the key the other broker created
+}
+
+func (f *limitIAM) CreateAccessKey(context.Context, *iam.CreateAccessKeyInput, ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
+	f.other, _ = f.srv.NewUserKey(f.t, testUser)
+	return nil, &smithy.GenericAPIError{Code: "LimitExceeded", Message: "Cannot exceed quota for AccessKeysPerUser: 2"}
+}
+
+// A CreateAccessKey that IAM refused created nothing: the failed rotation
+// deletes no key, not even one it did not know of, and leaves no journal.
+func TestRotateLimitExceededDeletesNothing(t *testing.T) {
+	t.Parallel()
+	w := newKeyWorld(t, "")
+	fake := &limitIAM{t: t, srv: w.aws}
+	real := w.b.IAM
+	w.b.IAM = func(c broker.Creds) iamAPI { fake.iamAPI = real(c); return fake }
+	_, err := w.b.Rotate(t.Context(), "dev", RotateOptions{Force: true})
+	if err == nil || !strings.Contains(err.Error(), "LimitExceeded") {
+		t.Fatalf("rotate returned %v, want IAM's LimitExceeded", err)
+	}
+	keys := w.aws.AccessKeys(t, testUser)
+	for _, id := range []string{w.key.AccessKeyID, fake.other} {
+		if keys[id] != "Active" {
+			t.Errorf("after a refused CreateAccessKey the key %s is %q, want Active (keys %v)", id, keys[id], keys)
+		}
+	}
+	if got := w.stored().AccessKeyID; got != w.key.AccessKeyID {
+		t.Errorf("the keychain holds %s, want the old key %s", got, w.key.AccessKeyID)
+	}
+	if _, err := w.b.Vault.Rotation("dev"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("journal after a refused CreateAccessKey: %v, want none", err)
+	}
 }
