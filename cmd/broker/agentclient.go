@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/broker-dev/broker/broker"
@@ -177,44 +179,86 @@ func changesKeys(cmd *cli.Command) *cli.Command {
 		if !wire.Supported {
 			return action(c)
 		}
+		inv := invalidation{debugf: debugf, stderr: c.App.ErrWriter, silent: map[string]bool{}}
 		gen, err := wire.GenerationPath()
 		if err != nil {
-			// No config folder: no client can make a key, so none uses an agent.
+			// No config folder: no client can make a key, so none asks an
+			// agent; the agents are told all the same.
 			debugf("agent: %v", err)
+			inv.run()
+			defer inv.run()
 			return action(c)
 		}
 		if err := wire.BeginChange(gen); err != nil {
 			debugf("agent: marking a change: %v", err)
 		}
-		invalidateAgents(debugf)
+		inv.run()
 		defer func() {
 			if err := wire.EndChange(gen); err != nil {
 				debugf("agent: ending a change: %v", err)
 			}
-			invalidateAgents(debugf)
+			inv.run()
 		}()
 		return action(c)
 	}
 	return cmd
 }
 
-// invalidateAgents tells the agents this user's processes usually reach
+// invalidateWait bounds, for all the agents at once, the wait for their
+// acknowledgement of an invalidation. An agent that answers does so within
+// a millisecond; one that does not (stopped, hung) costs a key-changing
+// command this much once, and no correctness: it drops its answers by the
+// generation's check as soon as it runs again.
+const invalidateWait = time.Second
+
+// invalidation tells the agents this user's processes usually reach
 // (this runtime folder's, and those of the other runtime folders broker
 // chooses from, wire.AgentDirs) to drop what they hold at once. An agent
 // elsewhere (another XDG_RUNTIME_DIR) drops it within a second of the
 // generation's change.
-func invalidateAgents(debugf func(string, ...any)) {
+type invalidation struct {
+	debugf func(string, ...any)
+	stderr io.Writer
+	silent map[string]bool // agents that did not answer: not asked again, said once
+}
+
+// run tells every agent at once, waiting at most invalidateWait in all.
+func (inv *invalidation) run() {
+	var dirs []string
 	for _, dir := range wire.AgentDirs() {
-		conn, err := wire.Dial(dir)
-		if err != nil {
-			if !errors.Is(err, wire.ErrNotRunning) {
-				debugf("agent: invalidating %s: %v", dir, err)
+		if !inv.silent[dir] {
+			dirs = append(dirs, dir)
+		}
+	}
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(invalidateWait)
+	for i, dir := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := wire.Dial(dir)
+			if err != nil {
+				if !errors.Is(err, wire.ErrNotRunning) {
+					errs[i] = err
+				}
+				return
 			}
-			continue
+			defer conn.Close()
+			_, errs[i] = conn.Do(wire.Request{Op: wire.OpInvalidate}, time.Until(deadline))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			inv.silent[dirs[i]] = true
+			fmt.Fprintf(inv.stderr, "broker: the agent at %s does not answer; what it holds is not handed out again all the same (every question names the keys' generation, which this command renews)\n"+
+				"hint: if you stopped it, `kill -CONT` it; `broker agent status` names it\n",
+				filepath.Join(dirs[i], wire.SocketName))
+		case err != nil:
+			inv.debugf("agent: invalidating %s: %v", dirs[i], err)
 		}
-		if _, err := conn.Do(wire.Request{Op: wire.OpInvalidate}, 2*time.Second); err != nil {
-			debugf("agent: invalidating %s: %v", dir, err)
-		}
-		conn.Close()
 	}
 }

@@ -36,8 +36,20 @@ const changingPrefix = "changing "
 // GenerationPath is the generation file of this user: "agent-generation"
 // in broker's folder under os.UserConfigDir ($XDG_CONFIG_HOME/broker or
 // ~/.config/broker on Linux), where the backend record is.
+//
+// A relative XDG_CONFIG_HOME is invalid and to be ignored (the XDG Base
+// Directory spec), and os.UserConfigDir fails on it; the generation then
+// falls back to ~/.config/broker, as the spec says. It must: a command
+// that changes keys with such a variable still has to reach the clients
+// and agents of every other environment, which read ~/.config/broker.
 func GenerationPath() (string, error) {
 	dir, err := os.UserConfigDir()
+	if x := os.Getenv("XDG_CONFIG_HOME"); err != nil && x != "" && !filepath.IsAbs(x) {
+		home, herr := os.UserHomeDir()
+		if herr == nil {
+			dir, err = filepath.Join(home, ".config"), nil
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("finding the folder for broker's settings: %w", err)
 	}

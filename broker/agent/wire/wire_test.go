@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -193,5 +194,20 @@ func TestGenerationWhileChanging(t *testing.T) {
 	}
 	if gen, err := Generation(dir); err != nil || len(gen) != 32 {
 		t.Fatalf("after the change: %q, %v", gen, err)
+	}
+}
+
+// A relative XDG_CONFIG_HOME is ignored, as the XDG spec says: the
+// generation is the one under ~/.config, which every other environment reads.
+func TestGenerationPathRelativeConfigHome(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("XDG_CONFIG_HOME is read on Linux")
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "rel")
+	got, err := GenerationPath()
+	if want := filepath.Join(home, ".config", "broker", generationName); err != nil || got != want {
+		t.Errorf("GenerationPath() = %q, %v; want %q", got, err, want)
 	}
 }
