@@ -3,10 +3,15 @@
 package main
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/broker-dev/broker/internal/testbus"
 )
 
 // A key removed with a relative XDG_CONFIG_HOME (invalid, so ignored as the
@@ -54,5 +59,54 @@ func TestAgentStoppedChangeSaysSo(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGCONT)
 	if r := w.client(nil, "dev"); r.code == 0 || r.stdout != "" {
 		t.Errorf("after remove, the resumed agent's client: exit %d, %d bytes on stdout", r.code, len(r.stdout))
+	}
+}
+
+// With a backend off the bus (named or recorded), broker does not probe the
+// session bus: a hung one costs it nothing. The silent socket counts the
+// probes; a secret-service command shows that it does see them.
+func TestHungBusSkippedOffBus(t *testing.T) {
+	w := newWorld(t)
+	w.limit = time.Minute // the hang guard
+	sock := filepath.Join(w.root, "silent-bus")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// probes counts the connections made so far: connect(2) queues them
+	// before the command exits, so they are all there to be accepted.
+	probes := func() int {
+		n := 0
+		for {
+			l.SetDeadline(time.Now().Add(100 * time.Millisecond))
+			c, err := l.Accept()
+			if err != nil {
+				return n
+			}
+			c.Close()
+			n++
+		}
+	}
+	base := append(testbus.Without(w.env, "BROKER_BACKEND", "DBUS_SESSION_BUS_ADDRESS"), "BROKER_AGENT=off", "DBUS_SESSION_BUS_ADDRESS=unix:path="+sock)
+	record := filepath.Join(w.home, ".config", "broker", "backend")
+	if err := os.MkdirAll(filepath.Dir(record), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, []byte("keyctl\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.env = base
+	for _, env := range [][]string{{"BROKER_BACKEND=keyctl"}, {"BROKER_BACKEND=pass"}, nil} {
+		if r := w.cmd(env, brokerBin, "--version"); r.code != 0 {
+			t.Errorf("broker --version with %v: exit %d: %s", env, r.code, r.stderr)
+		}
+		if n := probes(); n != 0 {
+			t.Errorf("broker --version with %v (record: keyctl) probed the bus %d times", env, n)
+		}
+	}
+	w.cmd([]string{"BROKER_BACKEND=secret-service"}, brokerBin, "--version")
+	if n := probes(); n != 1 {
+		t.Errorf("broker --version with BROKER_BACKEND=secret-service probed the bus %d times, want once", n)
 	}
 }

@@ -13,7 +13,9 @@
 // connect to, or the bus found does not answer the first line of a
 // connection's authentication within probeDeadline, it points godbus at an
 // address it cannot dial ("disabled:"), so it fails at once and launches
-// nothing. Restore puts the environment back; vault calls it from its own
+// nothing. So it does, without probing, when the backend broker will use
+// does not live on the bus: BROKER_BACKEND, or else broker's backend
+// record, names keyctl, pass or file (see busFree). Restore puts the environment back; vault calls it from its own
 // init(), which runs after keyring's.
 //
 // Why this init() runs before keyring's: Go initialises packages one at a
@@ -65,7 +67,8 @@ var (
 // machine. Two seconds is far above both, so a slow bus is not taken for a
 // dead one, and short enough that on a hung bus a command that needs it
 // fails with the cause at once for a person (and well inside any caller's
-// timeout), and a keyctl or pass user's command goes on 2 s late.
+// timeout), and a keyctl or pass user's command that names its backend in
+// neither BROKER_BACKEND nor the record goes on 2 s late.
 const probeDeadline = 2 * time.Second
 
 func init() {
@@ -73,6 +76,14 @@ func init() {
 		return // keyring uses D-Bus on Linux only
 	}
 	original, originalSet = os.LookupEnv(envVar)
+	if why := busFree(os.Getenv, os.ReadFile); why != "" {
+		// No probe: a hung bus costs such a command nothing.
+		reason = why
+		if os.Setenv(envVar, disabledAddress) == nil {
+			changed = true
+		}
+		return
+	}
 	bus, reason = find(original, os.Getenv("XDG_RUNTIME_DIR"), os.Getuid())
 	if bus != "" && !answers(bus, os.Getuid(), probeDeadline) {
 		hung = "the D-Bus session bus at " + bus + " did not answer within " +
@@ -89,6 +100,46 @@ func init() {
 	if os.Setenv(envVar, target) == nil {
 		changed = true
 	}
+}
+
+// busFree says why the backend broker will use needs no session bus: the
+// sentence naming it, or "" when it may (or may not) use one. The backend
+// is BROKER_BACKEND's, or else the one broker's record names (vault's
+// RecordPath: $XDG_CONFIG_HOME/broker/backend, or ~/.config/broker/backend
+// when XDG_CONFIG_HOME is unset; a relative XDG_CONFIG_HOME gives vault no
+// record, so none here either). Anything else probes, as before.
+func busFree(getenv func(string) string, readFile func(string) ([]byte, error)) string {
+	if name := getenv("BROKER_BACKEND"); name != "" {
+		if !noBusBackend(name) {
+			return ""
+		}
+		return "BROKER_BACKEND is " + name + ", which does not use D-Bus"
+	}
+	dir := getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home := getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		dir = home + "/.config"
+	}
+	if !strings.HasPrefix(dir, "/") {
+		return ""
+	}
+	path := dir + "/broker/backend"
+	b, err := readFile(path)
+	if err != nil {
+		return ""
+	}
+	if name := strings.TrimSpace(string(b)); noBusBackend(name) {
+		return path + " records the backend " + name + ", which does not use D-Bus"
+	}
+	return ""
+}
+
+// noBusBackend reports whether broker's backend name lives off the bus.
+func noBusBackend(name string) bool {
+	return name == "keyctl" || name == "pass" || name == "file"
 }
 
 // find says which session bus address a D-Bus client should use, as libdbus

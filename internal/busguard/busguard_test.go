@@ -1,6 +1,7 @@
 package busguard
 
 import (
+	"io/fs"
 	"net"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,37 @@ func TestFind(t *testing.T) {
 		address, why := find(c.env, c.runtimeDir, 4242424)
 		if address != c.address || (c.why == "") != (why == "") || !strings.Contains(why, c.why) {
 			t.Errorf("find(%q, %q) = %q, %q; want %q, %q", c.env, c.runtimeDir, address, why, c.address, c.why)
+		}
+	}
+}
+
+func TestBusFree(t *testing.T) {
+	for _, c := range []struct {
+		env    map[string]string
+		record string // what the record holds, "" for none
+		path   string // where busFree must look
+		free   bool
+	}{
+		{map[string]string{"BROKER_BACKEND": "keyctl"}, "", "", true},
+		{map[string]string{"BROKER_BACKEND": "pass"}, "secret-service", "", true},
+		{map[string]string{"BROKER_BACKEND": "secret-service"}, "keyctl", "/h/.config/broker/backend", false},
+		{map[string]string{"BROKER_BACKEND": "kwallet"}, "", "", false},
+		{map[string]string{"HOME": "/h"}, "keyctl\n", "/h/.config/broker/backend", true},
+		{map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "/x"}, "keyctl", "/x/broker/backend", true},
+		{map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "rel"}, "keyctl", "", false},
+		{map[string]string{"HOME": "/h"}, "secret-service", "/h/.config/broker/backend", false},
+		{map[string]string{"HOME": "/h"}, "", "/h/.config/broker/backend", false},
+		{map[string]string{}, "keyctl", "", false},
+	} {
+		read := func(path string) ([]byte, error) {
+			if c.record == "" || path != c.path {
+				return nil, fs.ErrNotExist
+			}
+			return []byte(c.record), nil
+		}
+		why := busFree(func(k string) string { return c.env[k] }, read)
+		if (why != "") != c.free {
+			t.Errorf("busFree with %v and record %q = %q, want free %v", c.env, c.record, why, c.free)
 		}
 	}
 }
