@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -107,10 +108,13 @@ func agentStart(c *cli.Context) error {
 }
 
 func agentStatus(c *cli.Context) error {
-	st, err := agentRequest(wire.Request{Op: wire.OpStatus})
+	st, pid, err := agentRequest(wire.Request{Op: wire.OpStatus})
 	if errors.Is(err, wire.ErrNotRunning) {
 		fmt.Fprintf(c.App.Writer, "not running (socket %s)\n", agentSocket())
 		return exitCode(3)
+	}
+	if isTimeout(err) {
+		return unresponsiveAgent(pid)
 	}
 	if err != nil {
 		return err
@@ -124,43 +128,76 @@ func agentStatus(c *cli.Context) error {
 	return nil
 }
 
+// unresponsiveAgent is the error for an agent that accepted the connection
+// and did not answer (stopped with SIGSTOP, hung), naming its pid.
+func unresponsiveAgent(pid int) error {
+	if pid == 0 {
+		return withHint(fmt.Errorf("the agent at %s does not answer", agentSocket()),
+			"if you stopped it, `kill -CONT` it; or set BROKER_AGENT=off")
+	}
+	return withHint(fmt.Errorf("the agent (pid %d) at %s does not answer", pid, agentSocket()),
+		"stopped? `kill -CONT %d`; or end it: `broker agent stop` (or `kill %d`)", pid, pid)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// agentStop asks the agent to stop. One that does not answer is ended by
+// signal: SIGTERM, then SIGCONT so that a stopped one runs to handle it. Its
+// pid is the kernel's word for who serves broker's socket in this user's
+// private folder (SO_PEERCRED), checked to run as this user by wire.Dial:
+// not a pid file that another process might have come to own.
 func agentStop(c *cli.Context) error {
-	st, err := agentRequest(wire.Request{Op: wire.OpStatus})
+	st, pid, err := agentRequest(wire.Request{Op: wire.OpStatus})
 	if errors.Is(err, wire.ErrNotRunning) {
 		fmt.Fprintln(c.App.ErrWriter, "No broker agent is running.")
 		return nil
 	}
-	if err != nil {
+	switch {
+	case isTimeout(err) && pid != 0:
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			return fmt.Errorf("ending the agent (pid %d), which does not answer: %w", pid, err)
+		}
+		syscall.Kill(pid, syscall.SIGCONT)
+	case isTimeout(err):
+		return unresponsiveAgent(0)
+	case err != nil:
 		return err
-	}
-	if _, err := agentRequest(wire.Request{Op: wire.OpStop}); err != nil {
-		return err
+	default:
+		pid = st.Agent.PID
+		if _, _, err := agentRequest(wire.Request{Op: wire.OpStop}); err != nil {
+			return err
+		}
 	}
 	// Stopped means gone: wait for the socket to stop answering.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := agentRequest(wire.Request{Op: wire.OpStatus}); errors.Is(err, wire.ErrNotRunning) {
-			fmt.Fprintf(c.App.ErrWriter, "Stopped the broker agent (pid %d).\n", st.Agent.PID)
+		if _, _, err := agentRequest(wire.Request{Op: wire.OpStatus}); errors.Is(err, wire.ErrNotRunning) {
+			fmt.Fprintf(c.App.ErrWriter, "Stopped the broker agent (pid %d).\n", pid)
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return fmt.Errorf("the broker agent (pid %d) did not stop within 5s", st.Agent.PID)
+	return fmt.Errorf("the broker agent (pid %d) did not stop within 5s", pid)
 }
 
-// agentRequest sends one request to a running agent.
-func agentRequest(req wire.Request) (wire.Response, error) {
+// agentRequest sends one request to a running agent; pid is the process
+// serving the socket (0 when unknown), also when it does not answer.
+func agentRequest(req wire.Request) (resp wire.Response, pid int, err error) {
 	if !wire.Supported {
-		return wire.Response{}, wire.ErrNotRunning
+		return wire.Response{}, 0, wire.ErrNotRunning
 	}
 	dir, err := wire.Dir()
 	if err != nil {
-		return wire.Response{}, err
+		return wire.Response{}, 0, err
 	}
 	conn, err := wire.Dial(dir)
 	if err != nil {
-		return wire.Response{}, err
+		return wire.Response{}, 0, err
 	}
 	defer conn.Close()
-	return conn.Do(req, 5*time.Second)
+	resp, err = conn.Do(req, 5*time.Second)
+	return resp, conn.PID(), err
 }

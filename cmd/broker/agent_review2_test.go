@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -48,6 +49,7 @@ func TestAgentStoppedChangeSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	waitUntil(t, func() bool { return stopped(pid) })
 	w.limit = 90 * time.Second // the hang guard
 	r := w.cmd(nil, brokerBin, "remove", "--yes", "dev")
 	if r.code != 0 {
@@ -109,4 +111,42 @@ func TestHungBusSkippedOffBus(t *testing.T) {
 	if n := probes(); n != 1 {
 		t.Errorf("broker --version with BROKER_BACKEND=secret-service probed the bus %d times, want once", n)
 	}
+}
+
+// With the agent stopped, `broker agent status` names its pid and how to
+// resume or end it, and `broker agent stop` ends it.
+func TestAgentStoppedStatusAndStop(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
+	w, _ := setupDev(t)
+	if r := w.client(nil, "dev"); r.code != 0 {
+		t.Fatalf("warming the agent: exit %d: %s", r.code, r.stderr)
+	}
+	pid := w.agentPID()
+	if pid == 0 {
+		t.Fatal("no agent")
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	w.limit = 90 * time.Second // the hang guard
+	waitUntil(t, func() bool { return stopped(pid) })
+	r := w.cmd(nil, brokerBin, "agent", "status")
+	if want := fmt.Sprintf("kill -CONT %d", pid); r.code == 0 || r.stdout != "" ||
+		!strings.Contains(r.stderr, fmt.Sprintf("pid %d", pid)) || !strings.Contains(r.stderr, want) {
+		t.Errorf("agent status with a stopped agent: exit %d, stdout %q, stderr %q: want its pid and %q", r.code, r.stdout, r.stderr, want)
+	}
+	if r := w.cmd(nil, brokerBin, "agent", "stop"); r.code != 0 {
+		t.Errorf("agent stop with a stopped agent: exit %d: %s", r.code, r.stderr)
+	}
+	if r := w.cmd(nil, brokerBin, "agent", "status"); r.code != 3 {
+		t.Errorf("agent status after stop: exit %d, %q %q; want 3 (not running)", r.code, r.stdout, r.stderr)
+	}
+}
+
+// stopped reports whether process pid is stopped (state T in /proc).
+func stopped(pid int) bool {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	_, after, ok := strings.Cut(string(b), ") ")
+	return ok && strings.HasPrefix(after, "T")
 }

@@ -120,7 +120,7 @@ func askAgent(ctx context.Context, name string, debugf func(string, ...any), std
 // call takes the direct path: it works, at the cost of the keychain.
 func warnUnresponsive(stderr io.Writer) {
 	fmt.Fprintf(stderr, "broker: the agent at %s does not answer; taking the direct path\n"+
-		"hint: if you stopped it, `kill -CONT` it; else end it (`broker agent status` names it once it answers), or set BROKER_AGENT=off\n",
+		"hint: if you stopped it, `kill -CONT` it; else `broker agent stop` ends it (`broker agent status` names its pid), or set BROKER_AGENT=off\n",
 		agentSocket())
 }
 

@@ -32,7 +32,7 @@ func startAgent(idle string) (*wire.AgentStatus, error) {
 	if !wire.Supported {
 		return nil, agentUnsupported()
 	}
-	if st, err := agentRequest(wire.Request{Op: wire.OpStatus}); err == nil && st.Agent != nil {
+	if st, _, err := agentRequest(wire.Request{Op: wire.OpStatus}); err == nil && st.Agent != nil {
 		return st.Agent, nil
 	}
 	dir, err := wire.Dir()
@@ -50,7 +50,7 @@ func startAgent(idle string) (*wire.AgentStatus, error) {
 		}
 		defer unlock()
 	}
-	if st, err := agentRequest(wire.Request{Op: wire.OpStatus}); err == nil && st.Agent != nil {
+	if st, _, err := agentRequest(wire.Request{Op: wire.OpStatus}); err == nil && st.Agent != nil {
 		return st.Agent, nil
 	}
 	exe, err := brokerPath()
@@ -75,7 +75,7 @@ func startAgent(idle string) (*wire.AgentStatus, error) {
 	}
 	deadline := time.Now().Add(startWait)
 	for time.Now().Before(deadline) {
-		if st, err := agentRequest(wire.Request{Op: wire.OpStatus}); err == nil && st.Agent != nil {
+		if st, _, err := agentRequest(wire.Request{Op: wire.OpStatus}); err == nil && st.Agent != nil {
 			return st.Agent, nil
 		}
 		select {

@@ -24,7 +24,13 @@ type Conn struct {
 	c   *net.UnixConn
 	r   *bufio.Reader
 	enc *json.Encoder
+	pid int
 }
+
+// PID is the pid of the process serving the socket, as the kernel says
+// (SO_PEERCRED on Linux), whether it answers or not; 0 when unknown. Dial
+// checked that it runs as this user.
+func (c *Conn) PID() int { return c.pid }
 
 // Dial connects to the agent in dir after checking that the folder and the
 // socket are this user's alone, and that the process answering runs as this
@@ -56,7 +62,7 @@ func Dial(dir string) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("the agent's socket is served by uid %d: %w", uid, ErrUnsafe)
 	}
-	return &Conn{c: c, r: bufio.NewReader(c), enc: json.NewEncoder(c)}, nil
+	return &Conn{c: c, r: bufio.NewReader(c), enc: json.NewEncoder(c), pid: peerPID(c)}, nil
 }
 
 // Do sends req and reads the response, within timeout (0: no limit).

@@ -25,3 +25,6 @@ func PeerUID(c *net.UnixConn) (int, error) {
 	}
 	return int(cred.Uid), nil
 }
+
+// peerPID is unknown here: 0.
+func peerPID(*net.UnixConn) int { return 0 }
