@@ -125,6 +125,12 @@ func agentStatus(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "running: pid %d, since %s, socket %s\n", a.PID, a.Started.Local().Format(time.RFC3339), agentSocket())
 	fmt.Fprintf(c.App.Writer, "holding %d answer(s), %d being minted; exits after %s with nothing held\n", a.Answers, a.Flights, a.Idle)
+	if gen, err := wire.GenerationPath(); err == nil {
+		if pid := wire.Changer(gen); pid != 0 {
+			fmt.Fprintf(c.App.Writer, "not used by clients now: pid %d is changing keys (marked in %s); "+
+				"if no broker command of yours runs as pid %d, one was killed: the next key change, or deleting that file, ends it\n", pid, gen, pid)
+		}
+	}
 	return nil
 }
 

@@ -150,3 +150,22 @@ func stopped(pid int) bool {
 	_, after, ok := strings.Cut(string(b), ") ")
 	return ok && strings.HasPrefix(after, "T")
 }
+
+// A change marker left behind with a live pid (a killed command's pid
+// reused) keeps clients off the agent: `broker agent status` says so.
+func TestAgentStatusSaysChangeMarker(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
+	w, _ := setupDev(t)
+	if r := w.client(nil, "dev"); r.code != 0 {
+		t.Fatalf("warming the agent: exit %d: %s", r.code, r.stderr)
+	}
+	gen := filepath.Join(w.home, ".config", "broker", "agent-generation")
+	// This test's process stands for the one that reused the pid.
+	if err := os.WriteFile(gen, []byte(fmt.Sprintf("changing %d 0123abcd", os.Getpid())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.cmd(nil, brokerBin, "agent", "status")
+	if want := fmt.Sprintf("not used by clients now: pid %d is changing keys", os.Getpid()); r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("agent status with a change marker: exit %d, %q: want %q", r.code, r.stdout, want)
+	}
+}

@@ -78,13 +78,32 @@ func Generation(path string) (string, error) {
 		return "", err
 	}
 	gen := string(b)
+	if changer(gen) != 0 {
+		return "", ErrBusy
+	}
+	return gen, nil
+}
+
+// Changer is the pid of the live process that marked a change under way
+// in the generation at path, 0 when none: while there is one, no client
+// uses an agent (ErrBusy). A marker left by a killed command whose pid
+// another process now has counts until the next change.
+func Changer(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return changer(string(b))
+}
+
+func changer(gen string) int {
 	if rest, ok := strings.CutPrefix(gen, changingPrefix); ok {
 		pidText, _, _ := strings.Cut(rest, " ")
 		if pid, err := strconv.Atoi(pidText); err == nil && processAlive(pid) {
-			return "", ErrBusy
+			return pid
 		}
 	}
-	return gen, nil
+	return 0
 }
 
 // BeginChange marks a change of keys or sessions under way at path (see
