@@ -50,9 +50,13 @@ func main() {
 		}
 		if errors.Is(err, wire.ErrUnresponsive) {
 			// Said once, here: broker export takes the direct path
-			// without asking the agent again.
-			os.Stderr.WriteString("broker: the agent does not answer; taking the direct path\n" +
-				"hint: if you stopped it, `kill -CONT` it; else end it, or set BROKER_AGENT=off\n")
+			// without asking the agent again. Not said when the agent
+			// answers status: one of before protocol 2, silent while
+			// another client mints (wire.AnswersStatus).
+			if dir, derr := wire.Dir(); derr != nil || !wire.AnswersStatus(dir, time.Second) {
+				os.Stderr.WriteString("broker: the agent does not answer; taking the direct path\n" +
+					"hint: if you stopped it, `kill -CONT` it; else `broker agent stop` ends it, or set BROKER_AGENT=off\n")
+			}
 			env = append(env, "BROKER_AGENT=off")
 		}
 	}

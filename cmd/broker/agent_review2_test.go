@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/broker-dev/broker/broker/agent/wire"
 	"github.com/broker-dev/broker/internal/testbus"
 )
 
@@ -167,5 +169,62 @@ func TestAgentStatusSaysChangeMarker(t *testing.T) {
 	r := w.cmd(nil, brokerBin, "agent", "status")
 	if want := fmt.Sprintf("not used by clients now: pid %d is changing keys", os.Getpid()); r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("agent status with a change marker: exit %d, %q: want %q", r.code, r.stdout, want)
+	}
+}
+
+// An agent of before protocol 2 sends nothing while another client mints;
+// it answers status. Its silence on get is not taken for a stopped agent:
+// the call takes the direct path without a warning. The fake agent here
+// never answers get and answers status as an old one does.
+func TestAgentOldProtocolNoFalseWarning(t *testing.T) {
+	t.Parallel() // a world of its own: its own runtime folder, agent and moto
+	w, _ := setupDev(t)
+	w.stopAgent()
+	dir := filepath.Join(w.run, "broker", "agent")
+	if err := wire.EnsureDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, wire.SocketName)
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := os.Chmod(sock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	status := fmt.Sprintf(`{"status":"ok","agent":{"pid":%d,"started":%q,"idle":"15m0s"}}`+"\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.Contains(line, `"status"`) {
+						c.Write([]byte(status))
+					} // get: silent, as while another client mints
+				}
+			}()
+		}
+	}()
+	w.limit = 90 * time.Second // the hang guard
+	for _, args := range [][]string{{clientBin, "dev"}, {brokerBin, "export", "dev"}} {
+		r := w.cmd(nil, args[0], args[1:]...)
+		if r.code != 0 {
+			t.Fatalf("%v with an old agent mid-flight: exit %d: %s", args, r.code, r.stderr)
+		}
+		decodeExport(t, r.stdout)
+		if strings.Contains(r.stderr, "does not answer") {
+			t.Errorf("%v with an old agent mid-flight warned that it does not answer: %q", args, r.stderr)
+		}
 	}
 }

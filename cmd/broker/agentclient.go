@@ -94,6 +94,13 @@ func askAgent(ctx context.Context, name string, debugf func(string, ...any), std
 	switch {
 	case errors.Is(err, wire.ErrUnresponsive):
 		conn.Close()
+		if wire.AnswersStatus(dir, time.Second) {
+			// Alive, and silent while another client mints: an agent of
+			// before protocol 2, which sends no "wait" lines. Not a stopped
+			// agent: no warning; the session lock keeps to one MFA code.
+			debugf("agent: silent on get but answers status (an older agent?); taking the direct path")
+			return nil, nil
+		}
 		warnUnresponsive(stderr)
 		return nil, nil
 	case err != nil:

@@ -163,3 +163,18 @@ func (c *Conn) Get(key string, mint bool, idle, total time.Duration, now func() 
 // Close ends the connection; a flight this connection was minting passes
 // to the next client waiting for it.
 func (c *Conn) Close() error { return c.c.Close() }
+
+// AnswersStatus reports whether the agent in dir answers a status request
+// within timeout. A client whose get met silence (ErrUnresponsive) asks it
+// to tell a stopped or hung agent from one of before protocol 2, which
+// sends no "wait" lines while another client mints and so is silent then
+// while alive.
+func AnswersStatus(dir string, timeout time.Duration) bool {
+	conn, err := Dial(dir)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_, err = conn.Do(Request{Op: OpStatus}, timeout)
+	return err == nil
+}
