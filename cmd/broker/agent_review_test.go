@@ -136,7 +136,7 @@ func TestAgentStoppedFallsBack(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
 	waitUntil(t, func() bool { return stopped(pid) }) // SIGSTOP is not instant
-	w.limit = 90 * time.Second // the hang guard: w.cmd fails a call still running then
+	w.limit = 90 * time.Second                        // the hang guard: w.cmd fails a call still running then
 	for _, args := range [][]string{
 		{clientBin, "dev"},
 		{brokerBin, "export", "dev"},
