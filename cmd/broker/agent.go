@@ -163,10 +163,9 @@ func agentStop(c *cli.Context) error {
 	}
 	switch {
 	case isTimeout(err) && pid != 0:
-		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		if err := endAgent(pid); err != nil {
 			return fmt.Errorf("ending the agent (pid %d), which does not answer: %w", pid, err)
 		}
-		syscall.Kill(pid, syscall.SIGCONT)
 	case isTimeout(err):
 		return unresponsiveAgent(0)
 	case err != nil:

@@ -109,3 +109,13 @@ func lockStart(dir string) (unlock func(), err error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// endAgent ends an agent that does not answer: SIGTERM, then SIGCONT so
+// that a stopped one runs to handle it.
+func endAgent(pid int) error {
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	return nil
+}
