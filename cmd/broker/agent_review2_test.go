@@ -43,16 +43,7 @@ func TestAgentStoppedChangeSaysSo(t *testing.T) {
 	if r := w.client(nil, "dev"); r.code != 0 {
 		t.Fatalf("warming the agent: exit %d: %s", r.code, r.stderr)
 	}
-	pid := w.agentPID()
-	if pid == 0 {
-		t.Fatal("no agent")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
-	waitUntil(t, func() bool { return stopped(pid) })
-	w.limit = 90 * time.Second // the hang guard
+	pid := stopAgent(t, w)
 	r := w.cmd(nil, brokerBin, "remove", "--yes", "dev")
 	if r.code != 0 {
 		t.Fatalf("remove with a stopped agent: exit %d: %s", r.code, r.stderr)
@@ -123,16 +114,7 @@ func TestAgentStoppedStatusAndStop(t *testing.T) {
 	if r := w.client(nil, "dev"); r.code != 0 {
 		t.Fatalf("warming the agent: exit %d: %s", r.code, r.stderr)
 	}
-	pid := w.agentPID()
-	if pid == 0 {
-		t.Fatal("no agent")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
-	w.limit = 90 * time.Second // the hang guard
-	waitUntil(t, func() bool { return stopped(pid) })
+	pid := stopAgent(t, w)
 	r := w.cmd(nil, brokerBin, "agent", "status")
 	if want := fmt.Sprintf("kill -CONT %d", pid); r.code == 0 || r.stdout != "" ||
 		!strings.Contains(r.stderr, fmt.Sprintf("pid %d", pid)) || !strings.Contains(r.stderr, want) {
@@ -144,6 +126,24 @@ func TestAgentStoppedStatusAndStop(t *testing.T) {
 	if r := w.cmd(nil, brokerBin, "agent", "status"); r.code != 3 {
 		t.Errorf("agent status after stop: exit %d, %q %q; want 3 (not running)", r.code, r.stdout, r.stderr)
 	}
+}
+
+// stopAgent stops w's agent with SIGSTOP (resumed when the test ends),
+// waits until it is stopped, and returns its pid. Calls then get the
+// 90 s hang guard.
+func stopAgent(t *testing.T, w *world) int {
+	t.Helper()
+	pid := w.agentPID()
+	if pid == 0 {
+		t.Fatal("no agent")
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	waitUntil(t, func() bool { return stopped(pid) }) // SIGSTOP is not instant
+	w.limit = 90 * time.Second                        // the hang guard: w.cmd fails a call still running then
+	return pid
 }
 
 // stopped reports whether process pid is stopped (state T in /proc).

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -127,16 +126,7 @@ func TestAgentStoppedFallsBack(t *testing.T) {
 	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, _ := setupDev(t)
 	first := decodeExport(t, w.client(nil, "dev").stdout)
-	pid := w.agentPID()
-	if pid == 0 {
-		t.Fatal("no agent")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
-	waitUntil(t, func() bool { return stopped(pid) }) // SIGSTOP is not instant
-	w.limit = 90 * time.Second                        // the hang guard: w.cmd fails a call still running then
+	stopAgent(t, w)
 	for _, args := range [][]string{
 		{clientBin, "dev"},
 		{brokerBin, "export", "dev"},
