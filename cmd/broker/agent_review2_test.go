@@ -180,6 +180,30 @@ func TestAgentOldProtocolNoFalseWarning(t *testing.T) {
 	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, _ := setupDev(t)
 	w.stopAgent()
+	status := fmt.Sprintf(`{"status":"ok","agent":{"pid":%d,"started":%q,"idle":"15m0s"}}`+"\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
+	fakeAgent(t, w, func(line string) string {
+		if strings.Contains(line, `"status"`) {
+			return status
+		}
+		return "" // get: silent, as while another client mints
+	})
+	w.limit = 90 * time.Second // the hang guard
+	for _, args := range [][]string{{clientBin, "dev"}, {brokerBin, "export", "dev"}} {
+		r := w.cmd(nil, args[0], args[1:]...)
+		if r.code != 0 {
+			t.Fatalf("%v with an old agent mid-flight: exit %d: %s", args, r.code, r.stderr)
+		}
+		decodeExport(t, r.stdout)
+		if strings.Contains(r.stderr, "does not answer") {
+			t.Errorf("%v with an old agent mid-flight warned that it does not answer: %q", args, r.stderr)
+		}
+	}
+}
+
+// fakeAgent serves w's agent socket in the place of an agent: each request
+// line gets what answer returns for it, nothing when that is "".
+func fakeAgent(t *testing.T, w *world, answer func(line string) string) {
+	t.Helper()
 	dir := filepath.Join(w.run, "broker", "agent")
 	if err := wire.EnsureDir(dir); err != nil {
 		t.Fatal(err)
@@ -190,11 +214,10 @@ func TestAgentOldProtocolNoFalseWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	if err := os.Chmod(sock, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	status := fmt.Sprintf(`{"status":"ok","agent":{"pid":%d,"started":%q,"idle":"15m0s"}}`+"\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -209,22 +232,11 @@ func TestAgentOldProtocolNoFalseWarning(t *testing.T) {
 					if err != nil {
 						return
 					}
-					if strings.Contains(line, `"status"`) {
-						c.Write([]byte(status))
-					} // get: silent, as while another client mints
+					if a := answer(line); a != "" {
+						c.Write([]byte(a))
+					}
 				}
 			}()
 		}
 	}()
-	w.limit = 90 * time.Second // the hang guard
-	for _, args := range [][]string{{clientBin, "dev"}, {brokerBin, "export", "dev"}} {
-		r := w.cmd(nil, args[0], args[1:]...)
-		if r.code != 0 {
-			t.Fatalf("%v with an old agent mid-flight: exit %d: %s", args, r.code, r.stderr)
-		}
-		decodeExport(t, r.stdout)
-		if strings.Contains(r.stderr, "does not answer") {
-			t.Errorf("%v with an old agent mid-flight warned that it does not answer: %q", args, r.stderr)
-		}
-	}
 }

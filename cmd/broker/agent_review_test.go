@@ -3,16 +3,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/broker-dev/broker/broker/agent/wire"
 )
 
 // agreesWithDirect warms the agent for profile, then runs the client with
@@ -160,39 +156,9 @@ func TestAgentUnusableAnswerNotServed(t *testing.T) {
 	t.Parallel() // a world of its own: its own runtime folder, agent and moto
 	w, _ := setupDev(t)
 	fake := "ASIAFAKE" + strings.Repeat("0", 12)
-	dir := filepath.Join(w.run, "broker", "agent")
-	if err := wire.EnsureDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, wire.SocketName)
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	if err := os.Chmod(sock, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	reply := fmt.Sprintf(`{"status":"hit","creds":{"access_key_id":%q,"secret_access_key":"s","session_token":"t","expiration":%q}}`+"\n",
 		fake, time.Now().Add(5*time.Minute).UTC().Format(time.RFC3339))
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					if _, err := r.ReadBytes('\n'); err != nil {
-						return
-					}
-					c.Write([]byte(reply))
-				}
-			}()
-		}
-	}()
+	fakeAgent(t, w, func(string) string { return reply })
 	for _, args := range [][]string{{clientBin, "dev"}, {brokerBin, "export", "dev"}} {
 		r := w.cmd(nil, args[0], args[1:]...)
 		if r.code != 0 {

@@ -97,15 +97,7 @@ func TestKeysShowOtherUseOfOwnKey(t *testing.T) {
 // storing the key left inactive stops the next rotate from deleting it,
 // and keys delete refuses it without --force.
 func TestRotateKeyOfTwoProfiles(t *testing.T) {
-	w := newWorld(t)
-	u := w.newUser("ivan")
-	w.writeConfig(fmt.Sprintf("[default]\nregion = eu-west-1\nmfa_serial = %s\nmfa_process = %s\n\n[profile ivan]\nregion = eu-west-1\nmfa_serial = %s\nmfa_process = %s\n",
-		u.serial, w.mfaProcess("123456"), u.serial, w.mfaProcess("123456")))
-	keyLines := "aws_access_key_id = " + u.keyID + "\naws_secret_access_key = " + u.secret + "\n"
-	credentialsFile(t, w, "[default]\n"+keyLines+"\n[ivan]\n"+keyLines)
-	if r := w.cmd(nil, brokerBin, "import", "--yes"); r.code != 0 {
-		t.Fatalf("import: exit %d: %s", r.code, r.stderr)
-	}
+	w, u := twoHolders(t)
 	stored := func() map[string]string {
 		t.Helper()
 		ids := map[string]string{}
@@ -209,4 +201,20 @@ func TestRevokeSessionsWording(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "stay valid until they expire") || !strings.Contains(errOut, "broker revoke --sessions dev") {
 		t.Errorf("plain revoke: exit %d:\n%s", code, errOut)
 	}
+}
+
+// twoHolders is a world whose user ivan's one key is stored under two
+// profiles, [default] and ivan, imported from one credentials file.
+func twoHolders(t *testing.T) (*world, user) {
+	t.Helper()
+	w := newWorld(t)
+	u := w.newUser("ivan")
+	w.writeConfig(fmt.Sprintf("[default]\nregion = eu-west-1\nmfa_serial = %s\nmfa_process = %s\n\n[profile ivan]\nregion = eu-west-1\nmfa_serial = %s\nmfa_process = %s\n",
+		u.serial, w.mfaProcess("123456"), u.serial, w.mfaProcess("123456")))
+	keyLines := "aws_access_key_id = " + u.keyID + "\naws_secret_access_key = " + u.secret + "\n"
+	credentialsFile(t, w, "[default]\n"+keyLines+"\n[ivan]\n"+keyLines)
+	if r := w.cmd(nil, brokerBin, "import", "--yes"); r.code != 0 {
+		t.Fatalf("import: exit %d: %s", r.code, r.stderr)
+	}
+	return w, u
 }

@@ -18,15 +18,7 @@ import (
 // profiles end up holding the same key, which IAM has and is active, and a
 // rotate that lost the race says so and changes nothing.
 func TestRotateSharedKeyConcurrently(t *testing.T) {
-	w := newWorld(t)
-	u := w.newUser("ivan")
-	w.writeConfig(fmt.Sprintf("[default]\nregion = eu-west-1\nmfa_serial = %s\nmfa_process = %s\n\n[profile ivan]\nregion = eu-west-1\nmfa_serial = %s\nmfa_process = %s\n",
-		u.serial, w.mfaProcess("123456"), u.serial, w.mfaProcess("123456")))
-	keyLines := "aws_access_key_id = " + u.keyID + "\naws_secret_access_key = " + u.secret + "\n"
-	credentialsFile(t, w, "[default]\n"+keyLines+"\n[ivan]\n"+keyLines)
-	if r := w.cmd(nil, brokerBin, "import", "--yes"); r.code != 0 {
-		t.Fatalf("import: exit %d: %s", r.code, r.stderr)
-	}
+	w, _ := twoHolders(t)
 	// An earlier rotation leaves the inactive spare the next one deletes.
 	if _, errOut, code := w.broker("rotate", "--yes", "--force", "ivan"); code != 0 {
 		t.Fatalf("first rotate: exit %d: %s", code, errOut)
